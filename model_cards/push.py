@@ -1,0 +1,142 @@
+"""Upload a trained model folder or a built dataset folder to the Hub in one commit.
+
+Everything is checked before anything is created on the Hub: the folder and its card parse, no file contains the
+token, the token comes from the environment (HF_TOKEN or HUGGING_FACE_HUB_TOKEN, never printed), the Hub is not
+disabled (HF_HUB_OFFLINE) and answers `whoami`. Then `create_repo` and a single `upload_folder` commit: large files
+go through the Hub's normal LFS/Xet pre-upload, and nothing becomes visible unless the commit itself succeeds.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from huggingface_hub import DatasetCard, ModelCard
+
+TOKEN_ENV_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+
+
+class PushError(RuntimeError):
+    """A push that cannot go ahead; the message says why and what to do."""
+
+
+@dataclass
+class PushPlan:
+    folder: Path
+    repo_type: str  # "model" | "dataset"
+    files: list[tuple[str, int]]  # (path in repo, size in bytes)
+    card: str
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(size for _, size in self.files)
+
+
+def _ignored(relative: str) -> bool:
+    """Intermediate checkpoints, hidden files and caches (lighteval writes its sample cache inside a local model
+    folder), tensorboard runs and logs of the local run are never uploaded."""
+    parts = relative.split("/")
+    return any(p.startswith(".") or p.startswith("checkpoint-") or p == "__pycache__" for p in parts) or any(
+        fnmatch.fnmatch(relative, pattern) for pattern in ("runs/*", "*.log")
+    )
+
+
+def plan_push(folder: str | Path, repo_type: str) -> PushPlan:
+    """List what would be uploaded and load the card; raise PushError on anything that would fail later."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise PushError(f"{folder} is not a folder")
+    readme = folder / "README.md"
+    if not readme.is_file():
+        raise PushError(f"{readme} not found: render the card first (`python -m model_cards render ...`)")
+    card_class = ModelCard if repo_type == "model" else DatasetCard
+    try:
+        card = card_class.load(readme)
+    except Exception as err:  # the Hub would reject the same YAML
+        raise PushError(f"{readme}: invalid card metadata: {err}") from err
+    if repo_type == "model" and not any(folder.glob("*.safetensors")):
+        raise PushError(f"{folder}: no *.safetensors weights: pass the output_dir of a finished training run")
+    if repo_type == "dataset" and not any(folder.glob("*/*.parquet")):
+        raise PushError(f"{folder}: no <config>/*.parquet files: pass a dataset_builder output folder")
+    files = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).as_posix()
+        if path.is_file() and not _ignored(relative):
+            files.append((relative, path.stat().st_size))
+    return PushPlan(folder, repo_type, files, str(card))
+
+
+def token_from_env() -> str:
+    for name in TOKEN_ENV_VARS:
+        if os.environ.get(name):
+            return os.environ[name]
+    raise PushError(
+        f"no Hub token: set {' or '.join(TOKEN_ENV_VARS)} to a write token (https://hf.co/settings/tokens)"
+    )
+
+
+def check_no_secret(plan: PushPlan, token: str, max_scan_bytes: int = 50_000_000) -> None:
+    """Refuse to upload a file that contains the token (e.g. a config or log that captured the environment)."""
+    needle = token.encode()
+    for relative, size in plan.files:
+        if size <= max_scan_bytes and needle in (plan.folder / relative).read_bytes():
+            raise PushError(f"{plan.folder / relative} contains the Hub token; remove it before pushing")
+
+
+def push(plan: PushPlan, repo_id: str, *, revision: str | None = None, private: bool = False) -> str:
+    """Create the repo (and branch) and upload the planned files in one commit; return the commit URL."""
+    from huggingface_hub import HfApi, constants
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if constants.HF_HUB_OFFLINE:
+        raise PushError("HF_HUB_OFFLINE is set: the Hub is disabled in this environment; unset it to push")
+    token = token_from_env()
+    check_no_secret(plan, token)
+    api = HfApi(token=token)
+    try:
+        user = api.whoami()
+    except HfHubHTTPError as err:
+        status = err.response.status_code if err.response is not None else "?"
+        raise PushError(
+            f"the Hub at {constants.ENDPOINT} rejected the token (HTTP {status}); nothing was uploaded"
+        ) from None
+    except Exception as err:  # connection refused, DNS, TLS, timeout
+        raise PushError(
+            f"cannot reach the Hub at {constants.ENDPOINT} ({type(err).__name__}); nothing was uploaded"
+        ) from None
+    if not user:
+        raise PushError("the token is not valid for this Hub; nothing was uploaded")
+    try:
+        api.create_repo(repo_id, repo_type=plan.repo_type, private=private, exist_ok=True)
+        if revision:
+            api.create_branch(repo_id, repo_type=plan.repo_type, branch=revision, exist_ok=True)
+        commit = api.upload_folder(
+            repo_id=repo_id,
+            repo_type=plan.repo_type,
+            folder_path=plan.folder,
+            revision=revision,
+            allow_patterns=[relative for relative, _ in plan.files],
+            commit_message=f"Upload {plan.repo_type} with wethink-recipes",
+        )
+    except Exception as err:
+        raise PushError(f"upload to {repo_id} failed ({type(err).__name__}: {err}); no commit was made") from None
+    return str(commit)
+
+
+def format_plan(plan: PushPlan, repo_id: str, revision: str | None) -> str:
+    lines = [f"Would upload {len(plan.files)} files ({_human(plan.total_bytes)}) to {plan.repo_type} {repo_id}"]
+    lines[0] += f" @ {revision}" if revision else ""
+    width = max((len(r) for r, _ in plan.files), default=0)
+    lines += [f"  {relative:<{width}}  {_human(size):>10}" for relative, size in plan.files]
+    lines += ["", "----- README.md -----", plan.card]
+    return "\n".join(lines)
+
+
+def _human(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
