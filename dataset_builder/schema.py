@@ -22,3 +22,51 @@ RELEASE_FIELDS = ("problem", "answer", "category", "abilities", "refined_cot", "
 
 QUESTION_TYPES = ("multiple-choice", "fill-in-the-blank", "descriptive")
 REWARD_METHODS = ("rule", "model")
+
+# Fields a release record must carry for the builder to accept it; `abilities` may be empty, extra fields are kept
+# aside (an explicit `id` or `source` is used when present).
+REQUIRED_FIELDS = ("problem", "answer", "category", "refined_cot", "image_path", "reward")
+
+# The spellings of `category` and `reward` seen in the release and in model-written data, after lowercasing and
+# turning "-" and "_" into spaces. Anything else is a bad record rather than a guess.
+_QUESTION_TYPE_SPELLINGS = {
+    "multiple-choice": ("multiple choice", "mc", "mcq", "multi choice", "multiple choice question", "choice"),
+    "fill-in-the-blank": ("fill in the blank", "fib", "fill in the blanks", "fill in blank", "fill blank", "blank"),
+    "descriptive": ("descriptive", "des", "desc", "open ended", "open", "description", "free form"),
+}
+_REWARD_METHOD_SPELLINGS = {
+    "rule": ("rule", "rules", "rule based", "rule reward", "verifiable"),
+    "model": ("model", "model based", "reward model", "rm", "llm", "judge", "llm judge", "llm as judge"),
+}
+
+
+def _spelling_table(spellings: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    return {spelling: canonical for canonical, names in spellings.items() for spelling in (canonical, *names)}
+
+
+_QUESTION_TYPES_BY_SPELLING = _spelling_table(_QUESTION_TYPE_SPELLINGS)
+_REWARD_METHODS_BY_SPELLING = _spelling_table(_REWARD_METHOD_SPELLINGS)
+
+
+def _spelling_key(value: object) -> str:
+    return " ".join(str(value).lower().replace("-", " ").replace("_", " ").split())
+
+
+def normalize_question_type(value: object) -> str:
+    """Maps a release `category` spelling ("MC", "multiple choice", "FIB", "open-ended", ...) to QUESTION_TYPES."""
+    canonical = _QUESTION_TYPES_BY_SPELLING.get(_spelling_key(value))
+    if canonical is None:
+        raise ValueError(
+            f"unknown question type {value!r} (expected one of {', '.join(QUESTION_TYPES)} or a known alias)"
+        )
+    return canonical
+
+
+def normalize_reward_method(value: object) -> str:
+    """Maps a release `reward` spelling ("rule", "rule-based", "model", "reward model", ...) to REWARD_METHODS."""
+    canonical = _REWARD_METHODS_BY_SPELLING.get(_spelling_key(value))
+    if canonical is None:
+        raise ValueError(
+            f"unknown reward method {value!r} (expected one of {', '.join(REWARD_METHODS)} or a known alias)"
+        )
+    return canonical

@@ -1,0 +1,321 @@
+"""Build the WeThink release (plus any JSONL in the same schema) into Hub-ready Parquet.
+
+`WeThinkBuilder` is a `datasets.GeneratorBasedBuilder` used in-process: `download_and_prepare(file_format="parquet")`
+writes shards as it goes, so memory does not grow with the record count. The `default` config reads the release
+records and their images; `rl` and `sft` are derived from the written `default` shards (records are validated once
+and images are read from the bundle once). Output layout (see docs in interfaces.md):
+
+    OUT/{default,rl,sft}/train-0000i-of-0000n.parquet, OUT/README.md, OUT/build_report.{json,md}, OUT/*.png,
+    OUT/rejected.jsonl, OUT/sharegpt/{wethink_sft.json,dataset_info.json,images/...}
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import datasets
+import pyarrow.parquet as pq
+from PIL import Image
+from tqdm.auto import tqdm
+
+from dataset_builder.card import render_dataset_card
+from dataset_builder.records import normalize_record
+from dataset_builder.report import BuildReport, write_charts
+from dataset_builder.sources import (
+    BadInputError,
+    BadRecordError,
+    ImageStore,
+    RawRecord,
+    iter_raw_records,
+    list_record_files,
+)
+from dataset_builder.views import CONFIG_NAMES, FEATURES, VIEWS, sharegpt_dataset_info, to_sharegpt
+
+logger = logging.getLogger(__name__)
+
+ON_ERROR_CHOICES = ("raise", "skip")
+SHAREGPT_NAME = "wethink_sft"
+# Rows per Arrow record batch / Parquet row group: small, since each row carries an image.
+WRITER_BATCH_SIZE = 100
+
+
+def inspect_image(data: bytes) -> tuple[int, int]:
+    """Width and height of an encoded image after decoding it (JPEGs at reduced scale, which still reads every
+    byte of the entropy-coded stream); raises on a truncated or corrupt file."""
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+        if image.format == "JPEG":
+            image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+        image.load()
+    return width, height
+
+
+class WeThinkBuilder(datasets.GeneratorBasedBuilder):
+    """Writes one config of the WeThink build; see the module docstring."""
+
+    BUILDER_CONFIGS = [datasets.BuilderConfig(name=name) for name in CONFIG_NAMES]
+    DEFAULT_CONFIG_NAME = "default"
+    DEFAULT_WRITER_BATCH_SIZE = WRITER_BATCH_SIZE
+
+    def __init__(
+        self,
+        *args,
+        record_files: list[Path] = (),
+        image_roots: list[Path] = (),
+        default_shards: list[Path] = (),
+        on_error: str = "raise",
+        report: BuildReport | None = None,
+        rejected_path: Path | None = None,
+        **kwargs,
+    ):
+        self.record_files = list(record_files)
+        self.image_roots = list(image_roots)
+        self.default_shards = list(default_shards)
+        self.on_error = on_error
+        self.report = report if report is not None else BuildReport()
+        self.rejected_path = rejected_path
+        super().__init__(*args, **kwargs)
+
+    def _info(self) -> datasets.DatasetInfo:
+        return datasets.DatasetInfo(
+            description="WeThink multimodal reasoning data",
+            features=FEATURES[self.config.name],
+            license="apache-2.0",
+            homepage="https://github.com/yangjie-cv/WeThink",
+        )
+
+    def _split_generators(self, dl_manager):
+        return [datasets.SplitGenerator(name=datasets.Split.TRAIN)]
+
+    def _generate_examples(self):
+        if self.config.name == "default":
+            yield from self._generate_default_rows()
+            return
+        view = VIEWS[self.config.name]
+        for shard in self.default_shards:
+            for batch in pq.ParquetFile(shard).iter_batches(batch_size=WRITER_BATCH_SIZE):
+                for row in batch.to_pylist():
+                    yield row["id"], view(row)
+
+    def _generate_default_rows(self):
+        seen: dict[str, tuple[str, int]] = {}
+        images = ImageStore(self.image_roots)
+        with open(self.rejected_path, "w", encoding="utf-8") if self.rejected_path else _NoFile() as rejected:
+            try:
+                for path in self.record_files:
+                    for raw in iter_raw_records(path):
+                        self.report.rows_in += 1
+                        try:
+                            row, width, height = self._row(raw, images, seen)
+                        except BadRecordError as error:
+                            if self.on_error == "raise":
+                                raise
+                            self.report.add_rejected(_reason_key(error))
+                            rejected.write(json.dumps(_rejected_entry(raw, error), ensure_ascii=False) + "\n")
+                            continue
+                        seen[row["id"]] = (raw.file, raw.line)
+                        self.report.add_row(row, width, height)
+                        yield row["id"], row
+            finally:
+                images.close()
+
+    @staticmethod
+    def _row(raw: RawRecord, images: ImageStore, seen: dict) -> tuple[dict, int, int]:
+        row = normalize_record(raw)
+        if row["id"] in seen:
+            file, line = seen[row["id"]]
+            raise BadRecordError(raw.file, raw.line, "id", f"duplicate id {row['id']!r} (first seen at {file}:{line})")
+        try:
+            data = images.read(row["image_path"])
+        except (FileNotFoundError, OSError) as error:
+            raise BadRecordError(raw.file, raw.line, "image_path", f"missing image: {error}") from None
+        try:
+            width, height = inspect_image(data)
+        except Exception as error:  # PIL raises many types for a bad file; all mean the same here
+            raise BadRecordError(
+                raw.file, raw.line, "image_path", f"corrupt image {row['image_path']!r}: {error}"
+            ) from None
+        # Bytes are stored as published (no re-encoding); no path, so a same-named local file can never replace them.
+        row["image"] = {"bytes": data, "path": None}
+        return row, width, height
+
+
+class _NoFile:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def write(self, text: str) -> None:
+        pass
+
+
+def _reason_key(error: BadRecordError) -> str:
+    """A short, countable reason: the field and the kind of problem, without record-specific details."""
+    reason = error.reason.split(":")[0].split(" (")[0]
+    if reason.startswith("duplicate id"):
+        reason = "duplicate id"
+    if reason.startswith("unknown "):
+        reason = " ".join(reason.split()[:3])
+    return f"{error.field}: {reason}" if error.field else reason
+
+
+def _rejected_entry(raw: RawRecord, error: BadRecordError) -> dict:
+    entry = {"file": raw.file, "line": raw.line, "field": error.field, "reason": error.reason}
+    entry["record"] = raw.record if raw.record is not None else raw.text
+    return entry
+
+
+def _prepare_config(name: str, work_dir: Path, output_dir: Path, max_shard_size, **builder_kwargs) -> list[Path]:
+    """Runs the builder for one config and moves its shards to OUT/<name>/train-0000i-of-0000n.parquet."""
+    builder = WeThinkBuilder(config_name=name, cache_dir=str(work_dir / "cache"), hash="local", **builder_kwargs)
+    target = work_dir / name
+    try:
+        builder.download_and_prepare(
+            output_dir=str(target),
+            file_format="parquet",
+            max_shard_size=max_shard_size,
+            download_mode=datasets.DownloadMode.FORCE_REDOWNLOAD,
+        )
+    except datasets.exceptions.DatasetGenerationError as error:
+        # datasets wraps whatever the generator raised; surface a bad record as itself.
+        cause = error.__cause__
+        if isinstance(cause, BadRecordError | BadInputError):
+            raise cause from None
+        raise
+    shards = sorted(target.glob("*.parquet"))
+    config_dir = output_dir / name
+    if config_dir.exists():
+        shutil.rmtree(config_dir)
+    config_dir.mkdir(parents=True)
+    moved = []
+    for index, shard in enumerate(shards):
+        destination = config_dir / f"train-{index:05d}-of-{len(shards):05d}.parquet"
+        shutil.move(str(shard), destination)
+        moved.append(destination)
+    return moved
+
+
+def export_sharegpt(default_shards: list[Path], output_dir: Path) -> Path:
+    """LLaMA-Factory ShareGPT JSON of the SFT view, with the images written as files next to it."""
+    sharegpt_dir = output_dir / "sharegpt"
+    if sharegpt_dir.exists():
+        shutil.rmtree(sharegpt_dir)
+    (sharegpt_dir / "images").mkdir(parents=True)
+    json_path = sharegpt_dir / f"{SHAREGPT_NAME}.json"
+    total = sum(pq.ParquetFile(shard).metadata.num_rows for shard in default_shards)
+    with open(json_path, "w", encoding="utf-8") as handle, tqdm(total=total, desc="ShareGPT export") as progress:
+        handle.write("[")
+        first = True
+        for shard in default_shards:
+            for batch in pq.ParquetFile(shard).iter_batches(batch_size=WRITER_BATCH_SIZE):
+                for row in batch.to_pylist():
+                    image_file = f"images/{row['image_path']}"
+                    image_path = sharegpt_dir / image_file
+                    image_path.parent.mkdir(parents=True, exist_ok=True)
+                    image_path.write_bytes(row["image"]["bytes"])
+                    handle.write(
+                        ("\n" if first else ",\n") + json.dumps(to_sharegpt(row, image_file), ensure_ascii=False)
+                    )
+                    first = False
+                progress.update(batch.num_rows)
+        handle.write("\n]\n")
+    info = sharegpt_dataset_info(SHAREGPT_NAME, json_path.name)
+    (sharegpt_dir / "dataset_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    return json_path
+
+
+def upload_to_hub(output_dir: Path, repo_id: str, *, private: bool = False) -> str:
+    """Uploads the built folder as a dataset repo; the token comes from the HF_TOKEN environment variable only."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    token = os.environ.get("HF_TOKEN")
+    if not token:
+        raise RuntimeError("--push-to-hub needs a Hugging Face write token in the HF_TOKEN environment variable")
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        commit = api.upload_folder(
+            repo_id=repo_id,
+            repo_type="dataset",
+            folder_path=str(output_dir),
+            ignore_patterns=[".build/**", "*.lock"],
+            commit_message="Upload WeThink Parquet build (dataset_builder)",
+        )
+    except OfflineModeIsEnabled as error:
+        raise RuntimeError(
+            f"cannot push to {repo_id}: Hugging Face Hub access is disabled (HF_HUB_OFFLINE=1); unset it and retry"
+        ) from error
+    except OSError as error:  # requests/httpx connection errors derive from OSError
+        raise RuntimeError(f"cannot push to {repo_id}: the Hub is unreachable ({error})") from error
+    return commit.commit_url if hasattr(commit, "commit_url") else str(commit)
+
+
+def build_dataset(
+    sources: list[str | Path] | str | Path,
+    images: list[str | Path] | str | Path,
+    output_dir: str | Path,
+    *,
+    on_error: str = "raise",
+    max_shard_size: str | int = "500MB",
+    push_to_hub: str | None = None,
+    export_sharegpt_json: bool = True,
+) -> BuildReport:
+    """Builds every config into output_dir and returns the report (also written to OUT/build_report.json).
+
+    sources: record files or folders of *.json/*.jsonl; images: image folders, zips, or split zip parts (a part or
+    the folder holding them), searched in order. on_error="raise" stops at the first bad record naming file, line and
+    field; "skip" writes it with its reason to OUT/rejected.jsonl and goes on.
+    """
+    if on_error not in ON_ERROR_CHOICES:
+        raise ValueError(f"on_error must be one of {ON_ERROR_CHOICES}, got {on_error!r}")
+    sources = [sources] if isinstance(sources, str | Path) else list(sources)
+    images = [images] if isinstance(images, str | Path) else list(images)
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = output_dir / ".build"
+    started = time.perf_counter()
+    report = BuildReport(record_files=[str(path) for path in list_record_files(sources)])
+    try:
+        default_shards = _prepare_config(
+            "default",
+            work_dir,
+            output_dir,
+            max_shard_size,
+            record_files=[Path(path) for path in report.record_files],
+            image_roots=[Path(root) for root in images],
+            on_error=on_error,
+            report=report,
+            rejected_path=output_dir / "rejected.jsonl",
+        )
+        if report.rows_in != report.rows_out + report.rows_rejected:  # the invariant every build must keep
+            raise RuntimeError(
+                f"accounting error: {report.rows_in} in != {report.rows_out} out + {report.rows_rejected}"
+            )
+        data_files = {"default": default_shards}
+        for name in VIEWS:
+            data_files[name] = _prepare_config(
+                name, work_dir, output_dir, max_shard_size, default_shards=default_shards
+            )
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    if export_sharegpt_json:
+        export_sharegpt(default_shards, output_dir)
+    report.data_files = {name: [str(p.relative_to(output_dir)) for p in paths] for name, paths in data_files.items()}
+    report.num_bytes = {name: sum(p.stat().st_size for p in paths) for name, paths in data_files.items()}
+    report.seconds = time.perf_counter() - started
+    write_charts(report, output_dir)
+    report.write(output_dir)
+    render_dataset_card(output_dir, report).save(output_dir / "README.md")
+    logger.info("built %d rows (%d rejected) into %s", report.rows_out, report.rows_rejected, output_dir)
+    if push_to_hub:
+        upload_to_hub(output_dir, push_to_hub)
+    return report

@@ -1,0 +1,135 @@
+"""The build report: what went in, what came out, what was rejected and why, and charts of the distributions."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+# Image size buckets by pixel count (width * height): label -> upper bound (exclusive).
+PIXEL_BUCKETS = (
+    ("< 64K px", 64_000),
+    ("64K-256K px", 256_000),
+    ("256K-512K px", 512_000),
+    ("512K-1M px", 1_000_000),
+    ("1M-4M px", 4_000_000),
+    (">= 4M px", float("inf")),
+)
+CHARTS = {
+    "question_types": ("Question types", "by_question_type"),
+    "reward_methods": ("Reward methods", "by_reward_method"),
+    "sources": ("Image sources", "by_source"),
+    "abilities": ("Required abilities", "by_ability"),
+    "image_sizes": ("Image sizes", "image_pixels"),
+}
+
+
+@dataclass
+class BuildReport:
+    rows_in: int = 0
+    rows_out: int = 0
+    rows_rejected: int = 0
+    by_question_type: dict[str, int] = field(default_factory=dict)
+    by_reward_method: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, int] = field(default_factory=dict)
+    by_ability: dict[str, int] = field(default_factory=dict)
+    image_pixels: dict[str, int] = field(default_factory=dict)
+    image_width: dict[str, float] = field(default_factory=dict)
+    image_height: dict[str, float] = field(default_factory=dict)
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    record_files: list[str] = field(default_factory=list)
+    data_files: dict[str, list[str]] = field(default_factory=dict)
+    num_bytes: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    charts: list[str] = field(default_factory=list)
+
+    def add_row(self, row: dict, width: int, height: int) -> None:
+        self.rows_out += 1
+        for counts, key in (
+            (self.by_question_type, row["question_type"]),
+            (self.by_reward_method, row["reward_method"]),
+            (self.by_source, row["source"]),
+            *((self.by_ability, ability) for ability in row["abilities"]),
+        ):
+            counts[key] = counts.get(key, 0) + 1
+        bucket = next(label for label, bound in PIXEL_BUCKETS if width * height < bound)
+        self.image_pixels[bucket] = self.image_pixels.get(bucket, 0) + 1
+        for stats, value in ((self.image_width, width), (self.image_height, height)):
+            stats["min"] = min(stats.get("min", value), value)
+            stats["max"] = max(stats.get("max", value), value)
+            stats["mean"] = stats.get("mean", 0.0) + (value - stats.get("mean", 0.0)) / self.rows_out
+
+    def add_rejected(self, reason: str) -> None:
+        self.rows_rejected += 1
+        self.rejected_by_reason[reason] = self.rejected_by_reason.get(reason, 0) + 1
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["image_pixels"] = {label: self.image_pixels.get(label, 0) for label, _ in PIXEL_BUCKETS}
+        for key in ("by_question_type", "by_reward_method", "by_source", "by_ability", "rejected_by_reason"):
+            data[key] = dict(Counter(data[key]).most_common())
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> BuildReport:
+        return cls(**{key: value for key, value in data.items() if key in cls.__dataclass_fields__})
+
+    def to_markdown(self) -> str:
+        lines = [
+            "# Build report",
+            "",
+            f"- Records read: {self.rows_in}",
+            f"- Rows written: {self.rows_out}",
+            f"- Records rejected: {self.rows_rejected} (see `rejected.jsonl`)",
+            f"- Build time: {self.seconds:.1f} s",
+            "",
+        ]
+        data = self.to_dict()
+        for title, key in [(title, key) for title, key in CHARTS.values()] + [("Rejected", "rejected_by_reason")]:
+            counts = data[key]
+            if not counts:
+                continue
+            lines += [f"## {title}", "", "| value | rows |", "|---|---:|"]
+            lines += [f"| {name} | {count} |" for name, count in counts.items()]
+            lines.append("")
+        if self.image_width:
+            lines += [
+                "Image width min/mean/max: {min:.0f} / {mean:.0f} / {max:.0f}".format(**self.image_width),
+                "Image height min/mean/max: {min:.0f} / {mean:.0f} / {max:.0f}".format(**self.image_height),
+                "",
+            ]
+        return "\n".join(lines)
+
+    def write(self, output_dir: Path) -> None:
+        (output_dir / "build_report.json").write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        (output_dir / "build_report.md").write_text(self.to_markdown())
+
+
+def write_charts(report: BuildReport, output_dir: Path, top: int = 20) -> list[str]:
+    """One horizontal bar chart per distribution, `OUT/<name>.png`; returns the file names written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = report.to_dict()
+    written = []
+    for name, (title, key) in CHARTS.items():
+        counts = list(data[key].items())[:top]
+        if not any(count for _, count in counts):
+            continue
+        labels, values = zip(*reversed(counts))
+        figure, axis = plt.subplots(figsize=(6, 0.35 * len(labels) + 1.2))
+        axis.barh(labels, values, color="#4c72b0")
+        for y, value in enumerate(values):
+            axis.text(value, y, f" {value}", va="center", fontsize=8)
+        axis.set_title(f"{title} ({report.rows_out} rows)")
+        axis.set_xlabel("rows")
+        axis.margins(x=0.15)
+        figure.tight_layout()
+        figure.savefig(output_dir / f"{name}.png", dpi=100)
+        plt.close(figure)
+        written.append(f"{name}.png")
+    report.charts = written
+    return written
