@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
+from huggingface_hub import DatasetCard, EvalResult, ModelCard, ModelCardData
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
 from dataset_builder.schema import SYSTEM_PROMPT
@@ -254,9 +254,9 @@ def render_model_card(
             "fill-in-the-blank, model judge for descriptive questions) plus the format reward.",
         ),
     ):
-        if run_dir is None or not (Path(run_dir) / "trainer_state.json").is_file():
+        if run_dir is None:
             continue
-        run = load_training_run(run_dir)
+        run = load_training_run(run_dir)  # a card without the recipe that produced the weights is refused
         prefix = "sft" if run_dir == sft_dir else "grpo"
         plots = plot_training_curves(run, model_dir, prefix)
         reward_names = sorted({k.split("/")[1] for e in run.log_history for k in e if k.startswith("rewards/")})
@@ -308,80 +308,14 @@ def render_model_card(
 
 # --------------------------------------------------------------------------------------------- dataset card
 
-CONFIG_USES = {
-    "default": "every release field, for inspection and custom formats",
-    "rl": "GRPO (`recipes/grpo.py`): conversational `prompt` + `image` + `solution`",
-    "sft": "SFT (`recipes/sft.py`): `messages` + `images`",
-}
 
-
-def _split_of(parquet_file: Path) -> str:
-    """`train-00000-of-00002.parquet` -> `train` (the datasets/Hub shard naming)."""
-    return parquet_file.name.split("-")[0].split(".")[0]
-
-
-def describe_configs(dataset_dir: Path) -> tuple[list[dict], list[dict], list[dict]]:
-    """Scan OUT/<config>/*.parquet into the README `configs`, the `dataset_info` features/splits and a summary."""
-    import pyarrow.parquet as pq
-    from datasets import Features
-
-    configs, infos, summary = [], [], []
-    for name in CONFIG_USES:
-        files = sorted((dataset_dir / name).glob("*.parquet"))
-        if not files:
-            continue
-        splits: dict[str, int] = {}
-        for file in files:
-            splits[_split_of(file)] = splits.get(_split_of(file), 0) + pq.ParquetFile(file).metadata.num_rows
-        features = Features.from_arrow_schema(pq.read_schema(files[0]))
-        config = {"config_name": name, "data_files": [{"split": s, "path": f"{name}/{s}-*"} for s in splits]}
-        if name == "default":
-            config["default"] = True
-        configs.append(config)
-        infos.append(
-            {
-                "config_name": name,
-                "features": features._to_yaml_list(),
-                "splits": [{"name": s, "num_examples": n} for s, n in splits.items()],
-            }
-        )
-        summary.append(
-            {
-                "name": name,
-                "rows": ", ".join(f"{s}: {n}" for s, n in splits.items()),
-                "use": CONFIG_USES[name],
-                "columns": ", ".join(f"`{c}`" for c in features),
-                "features": [(c, _feature_type(f)) for c, f in features.items()],
-            }
-        )
-    if not configs:
-        raise FileNotFoundError(
-            f"{dataset_dir}: no default/, rl/ or sft/ parquet files: pass a dataset_builder output"
-        )
-    return configs, infos, summary
-
-
-def _feature_type(feature: Any) -> str:
-    from datasets import Image, List, Value
-
-    if isinstance(feature, Value):
-        return feature.dtype
-    if isinstance(feature, Image):
-        return "image"
-    if isinstance(feature, List):
-        return f"list[{_feature_type(feature.feature)}]"
-    if isinstance(feature, dict):
-        return "{" + ", ".join(f"{k}: {_feature_type(v)}" for k, v in feature.items()) + "}"
-    return type(feature).__name__
-
-
-def _flatten_report(report: dict, prefix: str = "") -> list[tuple[str, Any]]:
-    """Scalar and short-list entries of the build report as (dotted key, value) rows."""
+def _flatten(stats: dict, prefix: str = "") -> list[tuple[str, Any]]:
+    """Scalar and short-list entries of a nested statistics dict as (dotted key, value) rows."""
     rows = []
-    for key, value in report.items():
+    for key, value in stats.items():
         label = f"{prefix}{key}"
         if isinstance(value, dict):
-            rows.extend(_flatten_report(value, f"{label}."))
+            rows.extend(_flatten(value, f"{label}."))
         elif isinstance(value, (str, int, float, bool)) or value is None:
             rows.append((label, value))
         elif isinstance(value, list) and len(value) <= 10 and all(isinstance(v, (str, int, float)) for v in value):
@@ -389,15 +323,9 @@ def _flatten_report(report: dict, prefix: str = "") -> list[tuple[str, Any]]:
     return rows
 
 
-def _size_category(n: int) -> str:
-    for bound, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
-        if n < bound:
-            return label
-    return "1M<n<10M"
-
-
-def _read_synthesis_stats(path: Path) -> str:
-    """Synthesis statistics as markdown: a .md file verbatim, a JSON file as a key/value table."""
+def read_synthesis_stats(path: str | Path) -> str:
+    """Synthesis statistics as markdown: a .md file verbatim, a JSON file as a statistic/value table."""
+    path = Path(path)
     text = path.read_text(encoding="utf-8")
     if path.suffix != ".json":
         return text.strip()
@@ -405,67 +333,59 @@ def _read_synthesis_stats(path: Path) -> str:
         stats = json.loads(text)
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from err
-    rows = _flatten_report(stats) if isinstance(stats, dict) else []
-    return "| Statistic | Value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+    if not isinstance(stats, dict):
+        raise ValueError(f"{path}: expected a JSON object of statistics, got {type(stats).__name__}")
+    return "| Statistic | Value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in _flatten(stats))
 
 
 def render_dataset_card(
     dataset_dir: str | Path,
-    report: dict | str | Path | None = None,
+    report: Any = None,
     *,
     repo_id: str | None = None,
-    pretty_name: str = "WeThink Multimodal Reasoning",
     synthesis_stats: str | Path | None = None,
 ) -> DatasetCard:
-    """Render `dataset_dir/README.md` for a dataset_builder output folder.
+    """Render `dataset_dir/README.md` for a `python -m dataset_builder build` output folder.
+
+    The configs / features / statistics / charts part is the dataset builder's own card
+    (`dataset_builder.card.render_dataset_card`, the one renderer of that part); this adds the synthesis statistics,
+    the image sources' licenses and the citation, and points the loading snippet at `repo_id`.
 
     Args:
-        dataset_dir: folder with default/, rl/, sft/ parquet shards, build_report.json and the *.png charts.
-        report: the build report (dict, or a path to its JSON); defaults to dataset_dir/build_report.json if present.
-        repo_id: Hub id for the `load_dataset` snippet; defaults to the folder name.
+        dataset_dir: folder with default/, rl/, sft/ parquet shards and build_report.json.
+        report: the `BuildReport` (or its dict); defaults to dataset_dir/build_report.json.
+        repo_id: Hub id for the `load_dataset` snippet; defaults to a placeholder.
         synthesis_stats: statistics of the synthesis pipeline (.json or .md); also picked up automatically from
             dataset_dir/synthesis_stats.{json,md}.
     """
-    dataset_dir = Path(dataset_dir)
-    if not dataset_dir.is_dir():
-        raise FileNotFoundError(f"dataset folder {dataset_dir} does not exist")
-    if report is None and (dataset_dir / "build_report.json").is_file():
-        report = dataset_dir / "build_report.json"
-    if isinstance(report, (str, Path)):
-        try:
-            report = json.loads(Path(report).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{report}: not valid JSON ({err})") from err
-    if synthesis_stats is None:
-        synthesis_stats = next(
-            (p for p in (dataset_dir / "synthesis_stats.json", dataset_dir / "synthesis_stats.md") if p.is_file()),
-            None,
-        )
+    import jinja2
 
-    configs, infos, summary = describe_configs(dataset_dir)
-    total_rows = max(sum(s["num_examples"] for s in info["splits"]) for info in infos)
-    card_data = DatasetCardData(
-        license="apache-2.0",
-        language=["en"],
-        pretty_name=pretty_name,
-        task_categories=["image-text-to-text", "visual-question-answering"],
-        tags=["wethink", "multimodal", "reasoning", "grpo", "synthetic"],
-        size_categories=[_size_category(total_rows)],
-        configs=configs,
-        dataset_info=infos,
-    )
-    charts = [{"title": p.stem.replace("_", " "), "path": p.name} for p in sorted(dataset_dir.glob("*.png"))]
-    card = DatasetCard.from_template(
-        card_data,
-        template_path=str(TEMPLATES_DIR / "dataset_card.md"),
-        repo_id=repo_id or dataset_dir.name,
-        configs_summary=summary,
-        system_prompt=SYSTEM_PROMPT,
-        build_stats=_flatten_report(report) if isinstance(report, dict) else [],
-        charts=charts,
-        synthesis_stats=_read_synthesis_stats(Path(synthesis_stats)) if synthesis_stats else None,
+    from dataset_builder.card import render_dataset_card as render_build_card
+    from dataset_builder.report import BuildReport
+
+    dataset_dir = Path(dataset_dir)
+    report_path = dataset_dir / "build_report.json"
+    if report is None:
+        if not report_path.is_file():
+            raise FileNotFoundError(f"{report_path} not found: pass a `python -m dataset_builder build` output folder")
+        try:
+            report = json.loads(report_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{report_path}: not valid JSON ({err})") from err
+    if isinstance(report, dict):
+        report = BuildReport.from_dict(report)
+    if synthesis_stats is None:
+        candidates = (dataset_dir / "synthesis_stats.json", dataset_dir / "synthesis_stats.md")
+        synthesis_stats = next((p for p in candidates if p.is_file()), None)
+
+    card = render_build_card(dataset_dir, report)
+    if repo_id:
+        card.text = card.text.replace("<this repo or folder>", repo_id)
+    extra = jinja2.Template((TEMPLATES_DIR / "dataset_card_extra.md").read_text(encoding="utf-8")).render(
+        synthesis_stats=read_synthesis_stats(synthesis_stats) if synthesis_stats else None,
         image_sources=[{"name": n, "license": lic, "notes": notes} for n, lic, notes in IMAGE_SOURCES],
         citation=WETHINK_CITATION,
     )
+    card.text = card.text.rstrip() + "\n\n" + extra
     card.save(dataset_dir / "README.md")
     return card
