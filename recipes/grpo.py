@@ -99,7 +99,9 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args
         quantization_config=get_quantization_config(model_args),
         peft_config=get_peft_config(model_args),
     )
-    return train_and_save(trainer, script_args, training_args, tags=["wethink", "grpo", "vision-language"])
+    return train_and_save(
+        trainer, script_args, model_args, training_args, tags=["wethink", "grpo", "vision-language"], wethink_card=True
+    )
 
 
 def make_parser() -> TrlParser:

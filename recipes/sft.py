@@ -69,7 +69,9 @@ def main(script_args: SFTScriptArguments, training_args: SFTConfig, model_args: 
         quantization_config=get_quantization_config(model_args),
         peft_config=get_peft_config(model_args),
     )
-    return train_and_save(trainer, script_args, training_args, tags=["wethink", "sft", "vision-language"])
+    return train_and_save(
+        trainer, script_args, model_args, training_args, tags=["wethink", "sft", "vision-language"], wethink_card=False
+    )
 
 
 def make_parser() -> TrlParser:

@@ -57,8 +57,12 @@ def resolve_checkpoint(training_args) -> str | None:
     return requested
 
 
-def train_and_save(trainer, script_args, training_args, tags: list[str]) -> dict:
-    """Train (resuming if asked), then save model + processor + state, write the model card, push if asked."""
+def train_and_save(trainer, script_args, model_args, training_args, tags: list[str], wethink_card: bool) -> dict:
+    """Train (resuming if asked), then save model + processor + state, write the model card, push if asked.
+
+    `wethink_card`: render the project's card (`model_cards.cards.render_model_card`, which describes the GRPO
+    stage); otherwise TRL's generic card (the SFT cold start is an intermediate checkpoint).
+    """
     checkpoint = resolve_checkpoint(training_args)
     if checkpoint is not None:
         logger.info(f"Resuming from {checkpoint}")
@@ -74,15 +78,32 @@ def train_and_save(trainer, script_args, training_args, tags: list[str]) -> dict
     trainer.save_model(training_args.output_dir)  # the model and the processor (`processing_class`)
     logger.info(f"Model and processor saved to {training_args.output_dir}")
 
-    # A local dataset folder is no Hub link, so the card names the dataset only when it is a Hub id.
-    dataset_name = script_args.dataset_name if not os.path.isdir(script_args.dataset_name) else None
-    card_kwargs = {"dataset_name": dataset_name, "tags": tags}
     if trainer.accelerator.is_main_process:
-        trainer.create_model_card(
-            model_name=os.path.basename(os.path.normpath(training_args.output_dir)), **card_kwargs
-        )
-    if training_args.push_to_hub:
-        logger.info("Pushing to the Hub")
-        trainer.push_to_hub(**card_kwargs)
+        repo_id = trainer.hub_model_id if training_args.push_to_hub else None
+        if wethink_card:
+            from model_cards.cards import render_model_card
+
+            render_model_card(
+                training_args.output_dir,
+                repo_id=repo_id,
+                base_model=model_args.model_name_or_path,
+                datasets=[script_args.dataset_name],
+            )
+        else:
+            # A local dataset folder is no Hub link, so TRL's card names the dataset only when it is a Hub id.
+            dataset_name = None if os.path.isdir(script_args.dataset_name) else script_args.dataset_name
+            trainer.create_model_card(
+                model_name=os.path.basename(os.path.normpath(training_args.output_dir)),
+                dataset_name=dataset_name,
+                tags=tags,
+            )
+        if training_args.push_to_hub:
+            # The project's push (not Trainer.push_to_hub, which would replace the card with TRL's): token from the
+            # environment, refuses files that contain it, skips checkpoint-* folders.
+            from model_cards.push import plan_push, push
+
+            logger.info(f"Pushing {training_args.output_dir} to {repo_id}")
+            push(plan_push(training_args.output_dir, "model"), repo_id)
+    trainer.accelerator.wait_for_everyone()
     trainer.end()
     return metrics
