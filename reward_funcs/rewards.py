@@ -1,0 +1,311 @@
+"""WeThink's hybrid reward as TRL reward functions.
+
+Every function follows GRPOTrainer's contract: `f(completions, **kwargs) -> list[float | None]`, where the dataset
+columns (`solution`, `question_type`, `reward_method`, `problem`) arrive as keyword lists and a completion is either
+a plain string or a conversation ([{"role": "assistant", "content": "..."}]). `None` means "could not score this
+sample": TRL turns it into NaN and leaves the sample out of that reward's mean.
+
+- `format_reward`: 1.0 for `<think>...</think><answer>...</answer>`, whether or not the chat template prefilled
+  `<think>` (a completion that starts inside the think block is well formed).
+- `accuracy_reward`: rule-based correctness through `reward_funcs.grading` (the same rules the evaluation uses).
+- `JudgeReward` ("judge"): a model judge on an OpenAI-compatible endpoint (e.g. `vllm serve`), with the published,
+  versioned prompt in `reward_funcs/prompts/judge_v1.txt` returning CORRECT / PARTIAL / INCORRECT -> 1 / 0.5 / 0.
+- `HybridReward` ("hybrid"): the paper's routing: `reward_method` "rule" rows by rule, "model" rows by the judge
+  (falling back to `question_type`: descriptive -> judge). Without a judge, model rows get None.
+
+The paper weights accuracy (hybrid) 0.7 and format 0.3: put them in GRPOConfig's `reward_weights`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reward_funcs.grading import MAX_ANSWER_CHARS, extract_answer, parse_gold, parse_options, verify
+
+logger = logging.getLogger(__name__)
+
+PROMPTS_DIR = Path(__file__).parent / "prompts"
+JUDGE_TIERS = {"CORRECT": 1.0, "PARTIAL": 0.5, "INCORRECT": 0.0}
+_GRADE_RE = re.compile(r"GRADE\s*:\s*\**\s*(CORRECT|PARTIAL|INCORRECT)\b", re.IGNORECASE)
+
+
+def completion_text(completion: Any) -> str:
+    """The text of one completion: a string, or the last message of a conversation (string or content parts)."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, dict):
+        completion = [completion]
+    if isinstance(completion, list) and completion:
+        content = completion[-1].get("content") if isinstance(completion[-1], dict) else None
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):
+            return "".join(part.get("text") or "" for part in content if isinstance(part, dict))
+        return ""
+    raise TypeError(f"a completion must be a string or a list of messages, got {type(completion).__name__}")
+
+
+def _column(kwargs: dict, name: str, size: int) -> list:
+    values = kwargs.get(name)
+    if values is None:
+        return [None] * size
+    if len(values) != size:
+        raise ValueError(f"column {name!r} has {len(values)} values for {size} completions")
+    return list(values)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# format
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def is_well_formatted(text: str) -> bool:
+    """Exactly `<think>reasoning</think><answer>non-empty answer</answer>` (surrounding whitespace allowed); the
+    opening `<think>` may be missing because the chat template put it in the prompt."""
+    text = text.strip()
+    if not text.startswith("<think>"):
+        text = "<think>" + text
+    if any(text.count(tag) != 1 for tag in ("<think>", "</think>", "<answer>", "</answer>")):
+        return False
+    think_end = text.index("</think>")
+    answer_start, answer_end = text.index("<answer>"), text.index("</answer>")
+    return (
+        think_end < answer_start < answer_end
+        and text.endswith("</answer>")
+        and not text[think_end + len("</think>") : answer_start].strip()
+        and bool(text[answer_start + len("<answer>") : answer_end].strip())
+    )
+
+
+def format_reward(completions: list, **kwargs) -> list[float]:
+    """1.0 when a completion has the `<think>...</think><answer>...</answer>` shape, else 0.0."""
+    return [float(is_well_formatted(completion_text(completion))) for completion in completions]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# accuracy
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _options_for(problem: str | None, question_type: str | None) -> dict[str, str] | None:
+    if problem and question_type in (None, "multiple-choice"):
+        return parse_options(problem) or None
+    return None
+
+
+def _rule_score(text: str, gold: Any, question_type: str | None, problem: str | None) -> tuple[float | None, str]:
+    """(score, extracted answer); score None when the row has no usable gold answer."""
+    if gold is None or not str(gold).strip():
+        return None, ""
+    try:
+        parsed = parse_gold(str(gold), question_type, _options_for(problem, question_type))
+    except ValueError:
+        return None, ""
+    verdict = verify(text, parsed)
+    return float(verdict.correct), verdict.extracted or ""
+
+
+def accuracy_reward(
+    completions: list, solution: list[str], question_type: list[str] | None = None, log_extra=None, **kwargs
+) -> list[float | None]:
+    """1.0 when the final answer matches `solution` under the grading rules, 0.0 when not, None without a gold."""
+    size = len(completions)
+    question_types = question_type if question_type is not None else [None] * size
+    problems = _column(kwargs, "problem", size)
+    rewards, extracted = [], []
+    for completion, gold, qtype, problem in zip(completions, solution, question_types, problems):
+        score, answer = _rule_score(completion_text(completion), gold, qtype, problem)
+        rewards.append(score)
+        extracted.append(answer)
+    if log_extra is not None:
+        log_extra("accuracy_extracted", extracted)
+    return rewards
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# judge
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class JudgeConfig:
+    """Where the judge model is served and how hard to try; the API key is read from `api_key_env` at call time."""
+
+    base_url: str = field(metadata={"help": "OpenAI-compatible base URL, e.g. http://localhost:8000/v1."})
+    model: str = field(metadata={"help": "Model name the endpoint serves (`vllm serve MODEL`)."})
+    api_key_env: str | None = field(
+        default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the API key (never stored)."}
+    )
+    timeout: float = field(default=60.0, metadata={"help": "Seconds one judge request may take before a retry."})
+    max_concurrency: int = field(default=32, metadata={"help": "Judge requests in flight at once."})
+    max_retries: int = field(default=2, metadata={"help": "Retries of a failed request (timeouts, 429, 5xx)."})
+    prompt_version: str = field(default="v1", metadata={"help": "Judge prompt `reward_funcs/prompts/judge_<v>.txt`."})
+    temperature: float = field(default=0.0, metadata={"help": "Sampling temperature of the judge."})
+    max_tokens: int = field(default=512, metadata={"help": "Most tokens the judge may write."})
+
+    def __post_init__(self):
+        if not self.base_url or not self.model:
+            raise ValueError(
+                f"JudgeConfig needs base_url and model, got base_url={self.base_url!r} model={self.model!r}"
+            )
+
+
+def load_judge_prompt(version: str = "v1") -> str:
+    path = PROMPTS_DIR / f"judge_{version}.txt"
+    if not path.is_file():
+        available = sorted(p.stem.removeprefix("judge_") for p in PROMPTS_DIR.glob("judge_*.txt"))
+        raise ValueError(f"no judge prompt {path.name}; available versions: {available}")
+    return path.read_text(encoding="utf-8")
+
+
+def render_judge_prompt(template: str, question: str, reference: str, prediction: str) -> str:
+    # The answer is untrusted: it must not be able to close its tag or write the grade line itself.
+    prediction = prediction[:MAX_ANSWER_CHARS].replace("</model_answer>", "").replace("GRADE", "grade")
+    return template.format(question=question.strip(), reference=reference.strip(), prediction=prediction.strip())
+
+
+def parse_judge_grade(reply: str) -> float | None:
+    """The score of the last `GRADE: <tier>` line of a judge reply, None when there is none."""
+    grades = _GRADE_RE.findall(reply or "")
+    return JUDGE_TIERS[grades[-1].upper()] if grades else None
+
+
+def _prompt_text(prompt: Any) -> str:
+    """The user's question when only the conversational prompt is available."""
+    if isinstance(prompt, str) or prompt is None:
+        return prompt or ""
+    users = [message for message in prompt if isinstance(message, dict) and message.get("role") == "user"]
+    return completion_text(users[-1:]) if users else ""
+
+
+class JudgeReward:
+    """Model-judged reward ("judge"): 1 / 0.5 / 0 by tier; None when the judge could not be reached or answered
+    with no grade. Completions without a final answer score 0 without a request. Identical (question, reference,
+    answer) triples in a batch are judged once."""
+
+    __name__ = "judge_reward"
+
+    def __init__(self, config: JudgeConfig, client=None):
+        self.config = config
+        self.template = load_judge_prompt(config.prompt_version)
+        self._client = client
+
+    @property
+    def client(self):
+        if self._client is None:
+            from reward_funcs.client import ChatClient, EndpointConfig
+
+            endpoint = EndpointConfig(
+                base_url=self.config.base_url,
+                model=self.config.model,
+                api_key_env=self.config.api_key_env,
+                max_concurrency=self.config.max_concurrency,
+                timeout=self.config.timeout,
+                sampling={"temperature": self.config.temperature, "max_tokens": self.config.max_tokens},
+            )
+            self._client = ChatClient([endpoint], max_retries=self.config.max_retries)
+        return self._client
+
+    def __getstate__(self):  # picklable for TRL's spawned rollout workers: the client is rebuilt there
+        return {**self.__dict__, "_client": None}
+
+    def score(self, questions: list[str], references: list[str], predictions: list[str | None]) -> list[float | None]:
+        """Judge a batch concurrently; one score per prediction."""
+        scores: list[float | None] = [0.0 if not p else None for p in predictions]
+        requests: dict[tuple[str, str, str], list[int]] = {}
+        for index, (question, reference, prediction) in enumerate(zip(questions, references, predictions)):
+            if prediction:
+                requests.setdefault((question or "", str(reference), prediction), []).append(index)
+        if not requests:
+            return scores
+        batch = [[{"role": "user", "content": render_judge_prompt(self.template, *triple)}] for triple in requests]
+        failures, last_error = 0, ""
+        for result, indices in zip(self.client.chat_many_sync(batch), requests.values()):
+            score = None if isinstance(result, Exception) else parse_judge_grade(result.text)
+            if score is None:
+                failures += 1
+                last_error = (
+                    str(result) if isinstance(result, Exception) else f"no GRADE line in {result.text[:120]!r}"
+                )
+            for index in indices:
+                scores[index] = score
+        if failures:
+            logger.warning("judge could not grade %d/%d request(s); last: %s", failures, len(batch), last_error)
+        return scores
+
+    def __call__(self, completions: list, solution: list[str], **kwargs) -> list[float | None]:
+        size = len(completions)
+        problems = _column(kwargs, "problem", size)
+        prompts = _column(kwargs, "prompts", size)
+        questions = [problem or _prompt_text(prompt) for problem, prompt in zip(problems, prompts)]
+        predictions = [extract_answer(completion_text(completion)) for completion in completions]
+        return self.score(questions, solution, predictions)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# hybrid
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def route(reward_method: str | None, question_type: str | None) -> str:
+    """ "rule" or "model" for one row: its `reward_method`, else descriptive questions go to the judge."""
+    if reward_method in ("rule", "model"):
+        return reward_method
+    return "model" if question_type == "descriptive" else "rule"
+
+
+class HybridReward:
+    """The paper's accuracy reward ("hybrid"): rule-based for `reward_method == "rule"` rows (multiple-choice and
+    fill-in-the-blank), the model judge for `"model"` rows (descriptive). Without a judge, model rows get None."""
+
+    __name__ = "hybrid_reward"
+
+    def __init__(self, judge: JudgeReward | None = None):
+        self.judge = judge
+        self._warned_no_judge = False
+
+    def __call__(self, completions: list, solution: list[str], log_extra=None, **kwargs) -> list[float | None]:
+        size = len(completions)
+        question_types = _column(kwargs, "question_type", size)
+        routes = [
+            route(method, qtype) for method, qtype in zip(_column(kwargs, "reward_method", size), question_types)
+        ]
+        problems = _column(kwargs, "problem", size)
+        texts = [completion_text(completion) for completion in completions]
+        rewards: list[float | None] = [None] * size
+        extracted = [""] * size
+        for index in (i for i, r in enumerate(routes) if r == "rule"):
+            rewards[index], extracted[index] = _rule_score(
+                texts[index], solution[index], question_types[index], problems[index]
+            )
+        model_rows = [i for i, r in enumerate(routes) if r == "model"]
+        if model_rows and self.judge is None:
+            if not self._warned_no_judge:
+                logger.warning(
+                    "hybrid reward: %d model-judged row(s) in this batch get None (no judge configured); "
+                    "pass judge=JudgeConfig(...) to get_reward_funcs to score them",
+                    len(model_rows),
+                )
+                self._warned_no_judge = True
+        elif model_rows:
+            prompts = _column(kwargs, "prompts", size)
+            predictions = [extract_answer(texts[i]) for i in model_rows]
+            scores = self.judge.score(
+                [problems[i] or _prompt_text(prompts[i]) for i in model_rows],
+                [solution[i] for i in model_rows],
+                predictions,
+            )
+            for index, score, prediction in zip(model_rows, scores, predictions):
+                rewards[index], extracted[index] = score, prediction or ""
+        if log_extra is not None:
+            log_extra("hybrid_extracted", extracted)
+            log_extra("hybrid_route", routes)
+        return rewards
