@@ -1,0 +1,366 @@
+"""Runs the synthesis stages over an image folder: many images at once, every model reply journaled.
+
+Durability: each model reply is fsynced to OUT/checkpoint/journal.jsonl, keyed by (image, question index, stage,
+turn), before the stage that asked for it goes on; a rerun replays journaled replies instead of sending them again.
+Output records and rejections are written (fsynced) before their image is marked done in the journal, and a rerun
+skips ids already in OUT/records.jsonl / OUT/rejected.jsonl, so each is written exactly once however often the run
+is killed. Images whose requests failed after all retries are listed in OUT/failed.jsonl and retried by a rerun.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import mimetypes
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+from tqdm.auto import tqdm
+
+from dataset_builder.synthesis import stages
+from dataset_builder.synthesis.config import ROLES, SynthesisConfig
+from dataset_builder.synthesis.journal import DurableJsonl
+from dataset_builder.synthesis.parsing import MalformedReply, check_length
+from dataset_builder.synthesis.prompts import get_template
+from dataset_builder.synthesis.stages import Rejection
+from dataset_builder.synthesis.stats import build_stats, write_stats
+from reward_funcs.client import ChatClient, EndpointError
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
+
+
+def list_images(images_dir: str | Path) -> list[str]:
+    """Image paths under images_dir, relative to it (POSIX), sorted."""
+    root = Path(images_dir)
+    if not root.is_dir():
+        raise ValueError(f"--images {root}: not a folder")
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def stable_hash(text: str) -> int:
+    return int(hashlib.sha1(text.encode("utf-8")).hexdigest()[:16], 16)
+
+
+def in_shard(image_path: str, index: int, count: int) -> bool:
+    """Shard membership by a hash of the relative path: stable across machines, runs and image-set growth."""
+    return stable_hash(image_path) % count == index
+
+
+def record_id(image_path: str, question_index: int) -> str:
+    return hashlib.sha1(f"{image_path}#{question_index}".encode()).hexdigest()[:16]
+
+
+@dataclass
+class RunSummary:
+    output_dir: Path
+    images: int
+    images_failed: int
+    records_written: int
+    stats: dict
+
+
+class ImageContext:
+    """The `StageContext` of one image: journal replay, the role clients, and the image's own counters."""
+
+    def __init__(self, run: SynthesisRun, image_path: str):
+        self.run = run
+        self.image_path = image_path
+        self.counters: Counter = Counter()
+        self.models: dict[str, str] = {}
+        self.prompts: dict[str, str] = {}
+        self._image_url: str | None = None
+
+    async def ask(self, role: str, stage: str, prompt: str, *, qidx: int = -1, turn: int | None = None):
+        key = f"{self.image_path}|{qidx}|{stage}" + (f"|{turn}" if turn is not None else "")
+        reply = self.run.replayable.pop(key, None)
+        if reply is None:
+            messages = await self._messages(role, prompt)
+            result = await self.run.clients[role].chat(messages)
+            reply = {
+                "text": result.text,
+                "reasoning": result.reasoning,
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "model": self.run.model_by_endpoint[role][result.endpoint],
+            }
+            await self.run.journal.append({"kind": "reply", "key": key, "role": role, "reply": reply})
+            self.counters["requests.sent"] += 1
+        else:
+            self.counters["requests.replayed"] += 1
+        self.counters[f"role.{role}.requests"] += 1
+        self.counters[f"role.{role}.prompt_tokens"] += reply["prompt_tokens"]
+        self.counters[f"role.{role}.completion_tokens"] += reply["completion_tokens"]
+        self.models[role] = reply["model"]
+        self.prompts[stage] = get_template(stage).version
+        return SimpleNamespace(text=reply["text"] or "", reasoning=reply["reasoning"])
+
+    def parse(self, stage: str, reply, parser):
+        try:
+            check_length(reply.text, self.run.config.pipeline.max_reply_chars)
+            check_length(reply.reasoning or "", self.run.config.pipeline.max_reply_chars)
+            return parser(reply)
+        except MalformedReply as err:
+            raise Rejection(stage, "malformed_reply", str(err)) from err
+
+    async def _messages(self, role: str, prompt: str) -> list[dict]:
+        if not self.run.config.roles[role].sees_image:
+            return [{"role": "user", "content": prompt}]
+        if self._image_url is None:
+            path = self.run.images_dir / self.image_path
+            data = await asyncio.to_thread(path.read_bytes)
+            mime = mimetypes.guess_type(path.name)[0] or "image/jpeg"
+            self._image_url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+        image_part = {"type": "image_url", "image_url": {"url": self._image_url}}
+        return [{"role": "user", "content": [image_part, {"type": "text", "text": prompt}]}]
+
+
+class SynthesisRun:
+    def __init__(self, config: SynthesisConfig, images_dir: str | Path, output_dir: str | Path):
+        self.config = config
+        self.images_dir = Path(images_dir)
+        self.output_dir = Path(output_dir)
+        self.clients = {
+            role: ChatClient(
+                config.roles[role].endpoints,
+                max_retries=config.pipeline.max_retries,
+                backoff_base=config.pipeline.backoff_base,
+            )
+            for role in ROLES
+        }
+        self.model_by_endpoint = {role: {e.base_url: e.model for e in config.roles[role].endpoints} for role in ROLES}
+        self.journal = DurableJsonl(self.output_dir / "checkpoint" / "journal.jsonl")
+        self.records = DurableJsonl(self.output_dir / "records.jsonl")
+        self.rejected = DurableJsonl(self.output_dir / "rejected.jsonl")
+        # What earlier runs finished: whole images (with their counters), output ids, and replies to replay.
+        self.finished: dict[str, dict] = {}
+        pending: dict[str, dict] = {}
+        for row in self.journal:
+            if row.get("kind") == "image_done":
+                self.finished[row["image"]] = row["counters"]
+            elif row.get("kind") == "reply":
+                pending[row["key"]] = row["reply"]
+        self.replayable = {k: v for k, v in pending.items() if k.split("|", 1)[0] not in self.finished}
+        self.written_ids = {row["provenance"]["record_id"] for row in self.records}
+        self.rejected_ids = {row["id"] for row in self.rejected}
+        self.failures: list[dict] = []
+        self.records_this_run = 0
+
+    # -- one image ------------------------------------------------------------------------------------------------
+    async def process_image(self, image_path: str) -> Counter | None:
+        """Runs every stage for one image; returns its counters, or None when a request failed for good."""
+        ctx = ImageContext(self, image_path)
+        try:
+            await self._run_stages(image_path, ctx)
+        except EndpointError as err:
+            self.failures.append({"image_path": image_path, "error": str(err)})
+            return None
+        await self.journal.append({"kind": "image_done", "image": image_path, "counters": dict(ctx.counters)})
+        return ctx.counters
+
+    async def _run_stages(self, image_path: str, ctx: ImageContext) -> None:
+        pipeline = self.config.pipeline
+        base = {"image_path": image_path}
+        try:
+            base |= await stages.coarse_caption(base, ctx)
+            ctx.counters["passed.coarse_caption"] += 1
+            base |= await stages.refine_caption(base, ctx, pipeline.max_refinement_turns)
+            ctx.counters["passed.refine_caption"] += 1
+        except Rejection as rejection:
+            await self._reject(ctx, {**base, "qidx": -1}, rejection)
+            return
+        types = pipeline.question_types
+        offset = stable_hash(image_path)
+        prior: list[str] = []
+        tails = []
+        for qidx in range(pipeline.questions_per_image):
+            question_type = types[(offset + qidx) % len(types)]
+            record = {**base, "qidx": qidx, "question_type": question_type, "prior_questions": list(prior)}
+            try:
+                record |= await stages.formulate(record, ctx)
+                ctx.counters["passed.formulate"] += 1
+                record |= stages.prefilter(record)
+                ctx.counters["passed.prefilter"] += 1
+            except Rejection as rejection:
+                await self._reject(ctx, record, rejection)
+                continue
+            prior.append(record["question"])
+            # Later questions only need the earlier ones' text: check and answer this one meanwhile.
+            tails.append(asyncio.create_task(self._finish_question(record, ctx)))
+        outcomes = await asyncio.gather(*tails, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _finish_question(self, record: dict, ctx: ImageContext) -> None:
+        try:
+            record |= await stages.filter_question(record, ctx)
+            ctx.counters["passed.filter"] += 1
+            record |= await stages.answer(record, ctx, self.config.pipeline.max_fib_answer_words)
+            ctx.counters["passed.answer"] += 1
+            record |= stages.agreement(record)
+            ctx.counters["agreement.agree" if record["agreement"] else "agreement.disagree"] += 1
+            if not record["agreement"]:
+                record |= await stages.judge(record, ctx)
+                ctx.counters["passed.judge"] += 1
+            record |= await stages.refine_cot(record, ctx)
+            ctx.counters["passed.refine_cot"] += 1
+        except Rejection as rejection:
+            await self._reject(ctx, record, rejection)
+            return
+        rid = record_id(record["image_path"], record["qidx"])
+        if rid not in self.written_ids:
+            await self.records.append(self._release_record(rid, record, ctx))
+            self.written_ids.add(rid)
+            self.records_this_run += 1
+        ctx.counters["records"] += 1
+
+    def _release_record(self, rid: str, record: dict, ctx: ImageContext) -> dict:
+        question_type = record["question_type"]
+        return {
+            "problem": record["problem"],
+            "answer": record["answer"],
+            "category": question_type,
+            "abilities": record["abilities"],
+            "refined_cot": record["refined_cot"],
+            "image_path": record["image_path"],
+            "reward": stages.REWARD_METHOD[question_type],
+            "provenance": {
+                "record_id": rid,
+                "generator": "wethink-recipes dataset_builder.synthesis",
+                "question_index": record["qidx"],
+                "models": dict(ctx.models),
+                "prompt_versions": dict(ctx.prompts),
+                "refinement_turns": record["refinement_turns"],
+                "visual_focus": record["visual_focus"],
+                "options": record["options"],
+                "prefilter": record["prefilter"],
+                "filter": record["filter"],
+                "reasoner_answer": record["answer"],
+                "vlm_answer": record["vlm_answer"],
+                "agreement": record["agreement"],
+                "judge": record.get("judge"),  # None when the VLM agreed and no re-evaluation was needed
+            },
+        }
+
+    async def _reject(self, ctx: ImageContext, record: dict, rejection: Rejection) -> None:
+        ctx.counters[f"rejected.{rejection.stage}.{rejection.reason}"] += 1
+        qidx = record["qidx"]
+        rid = record_id(record["image_path"], qidx) if qidx >= 0 else record_id(record["image_path"], -1)
+        if rid in self.rejected_ids:
+            return
+        await self.rejected.append(
+            {
+                "id": rid,
+                "image_path": record["image_path"],
+                "question_index": qidx,
+                "stage": rejection.stage,
+                "reason": rejection.reason,
+                "detail": rejection.detail[:500],
+                "problem": record.get("problem"),
+            }
+        )
+        self.rejected_ids.add(rid)
+
+    # -- the whole shard ------------------------------------------------------------------------------------------
+    async def run(self, images: list[str], *, progress: bool = True) -> RunSummary:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        todo = [image for image in images if image not in self.finished]
+        in_flight = self.config.pipeline.max_images_in_flight or 2 * sum(
+            e.max_concurrency for role in self.config.roles.values() for e in role.endpoints
+        )
+        slots = asyncio.Semaphore(in_flight)
+        bar = tqdm(total=len(images), initial=len(images) - len(todo), unit="img", disable=not progress)
+        new_counters: list[Counter] = []
+        errors: list[BaseException] = []
+
+        async def one(image_path: str) -> None:
+            try:
+                counters = await self.process_image(image_path)
+                if counters is not None:
+                    new_counters.append(counters)
+            except Exception as err:  # a bug, or the disk failing: stop scheduling, surface it
+                errors.append(err)
+            finally:
+                slots.release()
+                bar.update(1)
+                bar.set_postfix(records=len(self.written_ids), failed=len(self.failures), refresh=False)
+
+        tasks = []
+        for image_path in todo:
+            await slots.acquire()
+            if errors:
+                break
+            tasks.append(asyncio.create_task(one(image_path)))
+        await asyncio.gather(*tasks)
+        bar.close()
+        for client in self.clients.values():
+            await client.aclose()
+        if errors:
+            raise errors[0]
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        run_info = {
+            "images_in_shard": len(images),
+            "images_done_before": len(images) - len(todo),
+            "images_processed": len(new_counters),
+            "images_failed": len(self.failures),
+            "records_written": self.records_this_run,
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "client": {role: client.usage.as_dict() for role, client in self.clients.items()},
+        }
+        summaries = [*self.finished.values(), *new_counters]
+        stats = build_stats(summaries, run_info, new_counters)
+        write_stats(stats, self.output_dir)
+        with open(self.output_dir / "failed.jsonl", "w", encoding="utf-8") as handle:
+            for failure in self.failures:
+                handle.write(json.dumps(failure) + "\n")
+        return RunSummary(self.output_dir, len(images), len(self.failures), self.records_this_run, stats)
+
+    def close(self) -> None:
+        for output in (self.journal, self.records, self.rejected):
+            output.close()
+
+
+def synthesize(
+    config: SynthesisConfig,
+    images_dir: str | Path,
+    output_dir: str | Path,
+    *,
+    shard: tuple[int, int] = (0, 1),
+    limit: int | None = None,
+    progress: bool = True,
+) -> RunSummary:
+    """Synthesizes QA records for the images of one shard into output_dir (resuming whatever is there)."""
+    index, count = shard
+    if not 0 <= index < count:
+        raise ValueError(f"--shard {index}/{count}: need 0 <= i < n")
+    images = [image for image in list_images(images_dir) if in_shard(image, index, count)]
+    if limit is not None:
+        images = images[:limit]
+    output_dir = Path(output_dir)
+    _check_same_run(output_dir, {"images": str(Path(images_dir).resolve()), "shard": f"{index}/{count}"})
+    run = SynthesisRun(config, images_dir, output_dir)
+    try:
+        return asyncio.run(run.run(images, progress=progress))
+    finally:
+        run.close()
+
+
+def _check_same_run(output_dir: Path, identity: dict) -> None:
+    """Resuming into an output folder made for another image folder or shard would mix two runs: refuse."""
+    marker = output_dir / "checkpoint" / "run.json"
+    if marker.exists():
+        previous = json.loads(marker.read_text())
+        if previous != identity:
+            raise ValueError(f"{output_dir} holds a run for {previous}, not {identity}; use another --output-dir")
+        return
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(identity))
