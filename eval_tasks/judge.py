@@ -1,0 +1,93 @@
+"""The MM-Vet grader: an OpenAI-compatible judge model fills the official few-shot grading table.
+
+The prompt is MM-Vet's own (GPT-4 grader): the judge completes the last "Correctness" cell with 0.0 ... 1.0. As in the
+reference, a reply that holds no score in [0, 1] is retried (with rising temperature); an item whose judge never
+answers usefully is scored 0 and counted as `judge_failed`, so the report shows it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+from reward_funcs.client import ChatClient, EndpointConfig, EndpointError
+
+logger = logging.getLogger(__name__)
+
+MMVET_GRADER_PROMPT = """Compare the ground truth and prediction from AI models, to give a correctness score for the prediction. <AND> in the ground truth means it is totally right only when all elements in the ground truth are present in the prediction, and <OR> means it is totally right when any one element in the ground truth is present in the prediction. The correctness score is 0.0 (totally wrong), 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, or 1.0 (totally right). Just complete the last space of the correctness score.
+
+Question | Ground truth | Prediction | Correctness
+--- | --- | --- | ---
+What is x in the equation? | -1 <AND> -5 | x = 3 | 0.0
+What is x in the equation? | -1 <AND> -5 | x = -1 | 0.5
+What is x in the equation? | -1 <AND> -5 | x = -5 | 0.5
+What is x in the equation? | -1 <AND> -5 | x = -5 or 5 | 0.5
+What is x in the equation? | -1 <AND> -5 | x = -1 or x = -5 | 1.0
+Can you explain this meme? | This meme is poking fun at the fact that the names of the countries Iceland and Greenland are misleading. Despite its name, Iceland is known for its beautiful green landscapes, while Greenland is mostly covered in ice and snow. The meme is saying that the person has trust issues because the names of these countries do not accurately represent their landscapes. | The meme talks about Iceland and Greenland. It's pointing out that despite their names, Iceland is not very icy and Greenland isn't very green. | 0.4
+Can you explain this meme? | This meme is poking fun at the fact that the names of the countries Iceland and Greenland are misleading. Despite its name, Iceland is known for its beautiful green landscapes, while Greenland is mostly covered in ice and snow. The meme is saying that the person has trust issues because the names of these countries do not accurately represent their landscapes. | The meme is using humor to point out the misleading nature of Iceland's and Greenland's names. Iceland, despite its name, has lush green landscapes while Greenland is mostly covered in ice and snow. The text 'This is why I have trust issues' is a playful way to suggest that these contradictions can lead to distrust or confusion. The humor in this meme is derived from the unexpected contrast between the names of the countries and their actual physical characteristics. | 1.0
+"""
+
+_SCORE = re.compile(r"(?<![\d.])(0(?:\.\d+)?|1(?:\.0+)?)(?![\d.])")
+
+
+@dataclass
+class JudgeSettings:
+    """Where the judge model is served (e.g. `vllm serve Qwen/Qwen2.5-72B-Instruct` -> http://host:8000/v1)."""
+
+    base_url: str = field(metadata={"help": "OpenAI-compatible base URL of the judge, e.g. http://localhost:8000/v1"})
+    model: str = field(metadata={"help": "Model name the endpoint serves."})
+    api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the API key."})
+    max_concurrency: int = field(default=16, metadata={"help": "Requests in flight at once."})
+    timeout: float = field(default=120.0, metadata={"help": "Seconds per request."})
+    attempts: int = field(default=5, metadata={"help": "Tries per item when the reply holds no score."})
+
+    def endpoint(self) -> EndpointConfig:
+        return EndpointConfig(
+            base_url=self.base_url,
+            model=self.model,
+            api_key_env=self.api_key_env,
+            max_concurrency=self.max_concurrency,
+            timeout=self.timeout,
+            sampling={"max_tokens": 8},
+        )
+
+
+def mmvet_grader_messages(question: str, answer: str, prediction: str) -> list[dict]:
+    gold = answer.replace("<AND>", " <AND> ").replace("<OR>", " <OR> ")
+    row = f"{question} | {gold} | {prediction.replace(chr(10), ' ')} | "
+    return [{"role": "user", "content": MMVET_GRADER_PROMPT + row}]
+
+
+def parse_judge_score(text: str) -> float | None:
+    match = _SCORE.search(text or "")
+    return float(match.group(1)) if match else None
+
+
+def judge_mmvet(records: list[dict], settings: JudgeSettings) -> list[dict]:
+    """Fill `judge_score` and `status` on MM-Vet records; returns the same records."""
+    pending = [r for r in records if r.get("judge_score") is None]
+    if not pending:
+        return records
+    client = ChatClient([settings.endpoint()])
+    try:
+        for attempt in range(settings.attempts):
+            if not pending:
+                break
+            batch = [mmvet_grader_messages(r["question"], r["answer"], r["prediction"] or "") for r in pending]
+            replies = client.chat_many_sync(batch, temperature=0.2 * attempt)
+            still_pending = []
+            for record, reply in zip(pending, replies):
+                score = None if isinstance(reply, EndpointError) else parse_judge_score(reply.text)
+                if score is None:
+                    still_pending.append(record)
+                    continue
+                record.update(judge_score=score, correct=score >= 0.5, status="judge")
+            pending = still_pending
+    finally:
+        client.close()
+    if pending:
+        logger.warning("MM-Vet judge gave no usable score for %d items; they score 0 (judge_failed)", len(pending))
+    for record in pending:
+        record.update(judge_score=0.0, correct=False, status="judge_failed")
+    return records
