@@ -37,6 +37,12 @@ def add_build_parser(subparsers) -> None:
     )
     parser.add_argument("--push-to-hub", metavar="REPO", help="upload OUT to this dataset repo (token from HF_TOKEN)")
     parser.add_argument("--no-sharegpt", action="store_true", help="skip the LLaMA-Factory ShareGPT export")
+    parser.add_argument(
+        "--sharegpt-copy-images",
+        action="store_true",
+        help="write the images next to the ShareGPT JSON (default: paths relative to the image bundle, LLaMA-Factory "
+        "media_dir)",
+    )
     parser.set_defaults(func=run_build)
 
 
@@ -50,6 +56,7 @@ def run_build(args: argparse.Namespace) -> int:
             max_shard_size=args.max_shard_size,
             push_to_hub=args.push_to_hub,
             export_sharegpt_json=not args.no_sharegpt,
+            sharegpt_copy_images=args.sharegpt_copy_images,
         )
     except (BadRecordError, BadInputError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -46,13 +46,21 @@ WRITER_BATCH_SIZE = 100
 
 
 def inspect_image(data: bytes) -> tuple[int, int]:
-    """Width and height of an encoded image after decoding it (JPEGs at reduced scale, which still reads every
-    byte of the entropy-coded stream); raises on a truncated or corrupt file."""
+    """Width and height of an encoded image; raises on a corrupt or truncated file.
+
+    Decoding every image would dominate the build, so the checks are the ones that catch real damage cheaply: the
+    header must parse, a JPEG must end with its end-of-image marker, a PNG's chunk CRCs must match (`verify`), and
+    any other format is decoded in full.
+    """
     with Image.open(io.BytesIO(data)) as image:
         width, height = image.size
         if image.format == "JPEG":
-            image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-        image.load()
+            if b"\xff\xd9" not in data[-1024:]:
+                raise OSError("truncated JPEG (no end-of-image marker)")
+        elif image.format == "PNG":
+            image.verify()
+        else:
+            image.load()
     return width, height
 
 
@@ -203,27 +211,33 @@ def _prepare_config(name: str, work_dir: Path, output_dir: Path, max_shard_size,
     return moved
 
 
-def export_sharegpt(default_shards: list[Path], output_dir: Path) -> Path:
-    """LLaMA-Factory ShareGPT JSON of the SFT view, with the images written as files next to it."""
+def export_sharegpt(default_shards: list[Path], output_dir: Path, *, copy_images: bool = False) -> Path:
+    """LLaMA-Factory ShareGPT JSON of the SFT view, plus the `dataset_info.json` entry that registers it.
+
+    Image paths are the release's `image_path`s, relative to the unpacked image bundle (pass it as LLaMA-Factory's
+    `media_dir`), as the WeThink authors train; copy_images=True writes the images under `sharegpt/images/` instead so
+    the export is self-contained (120K small files: keep it out of a Hub upload).
+    """
     sharegpt_dir = output_dir / "sharegpt"
     if sharegpt_dir.exists():
         shutil.rmtree(sharegpt_dir)
-    (sharegpt_dir / "images").mkdir(parents=True)
+    sharegpt_dir.mkdir(parents=True)
     json_path = sharegpt_dir / f"{SHAREGPT_NAME}.json"
+    columns = ["id", "problem", "answer", "reasoning", "image_path"] + (["image"] if copy_images else [])
     total = sum(pq.ParquetFile(shard).metadata.num_rows for shard in default_shards)
     with open(json_path, "w", encoding="utf-8") as handle, tqdm(total=total, desc="ShareGPT export") as progress:
         handle.write("[")
         first = True
         for shard in default_shards:
-            for batch in pq.ParquetFile(shard).iter_batches(batch_size=WRITER_BATCH_SIZE):
+            for batch in pq.ParquetFile(shard).iter_batches(batch_size=WRITER_BATCH_SIZE, columns=columns):
                 for row in batch.to_pylist():
-                    image_file = f"images/{row['image_path']}"
-                    image_path = sharegpt_dir / image_file
-                    image_path.parent.mkdir(parents=True, exist_ok=True)
-                    image_path.write_bytes(row["image"]["bytes"])
-                    handle.write(
-                        ("\n" if first else ",\n") + json.dumps(to_sharegpt(row, image_file), ensure_ascii=False)
-                    )
+                    image_file = row["image_path"]
+                    if copy_images:
+                        image_file = f"images/{image_file}"
+                        (sharegpt_dir / image_file).parent.mkdir(parents=True, exist_ok=True)
+                        (sharegpt_dir / image_file).write_bytes(row["image"]["bytes"])
+                    entry = json.dumps(to_sharegpt(row, image_file), ensure_ascii=False)
+                    handle.write(("\n" if first else ",\n") + entry)
                     first = False
                 progress.update(batch.num_rows)
         handle.write("\n]\n")
@@ -268,6 +282,7 @@ def build_dataset(
     max_shard_size: str | int = "500MB",
     push_to_hub: str | None = None,
     export_sharegpt_json: bool = True,
+    sharegpt_copy_images: bool = False,
 ) -> BuildReport:
     """Builds every config into output_dir and returns the report (also written to OUT/build_report.json).
 
@@ -300,15 +315,20 @@ def build_dataset(
             raise RuntimeError(
                 f"accounting error: {report.rows_in} in != {report.rows_out} out + {report.rows_rejected}"
             )
+        report.stage_seconds["default"] = time.perf_counter() - started
         data_files = {"default": default_shards}
         for name in VIEWS:
+            stage_started = time.perf_counter()
             data_files[name] = _prepare_config(
                 name, work_dir, output_dir, max_shard_size, default_shards=default_shards
             )
+            report.stage_seconds[name] = time.perf_counter() - stage_started
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     if export_sharegpt_json:
-        export_sharegpt(default_shards, output_dir)
+        stage_started = time.perf_counter()
+        export_sharegpt(default_shards, output_dir, copy_images=sharegpt_copy_images)
+        report.stage_seconds["sharegpt"] = time.perf_counter() - stage_started
     report.data_files = {name: [str(p.relative_to(output_dir)) for p in paths] for name, paths in data_files.items()}
     report.num_bytes = {name: sum(p.stat().st_size for p in paths) for name, paths in data_files.items()}
     report.seconds = time.perf_counter() - started

@@ -49,7 +49,9 @@ Every prompt uses the WeThink system prompt:
 {system_prompt}
 ```
 
-A LLaMA-Factory ShareGPT export of the SFT view (with its `dataset_info.json` and image files) is in `sharegpt/`.
+A LLaMA-Factory ShareGPT export of the SFT view is in `sharegpt/` (`dataset_info.json` registers it as
+`wethink_sft`); its image paths are relative to the unpacked LLaVA-CoT-100k bundle, so pass that folder as
+`media_dir`.
 
 ## Statistics
 

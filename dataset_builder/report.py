@@ -42,6 +42,7 @@ class BuildReport:
     data_files: dict[str, list[str]] = field(default_factory=dict)
     num_bytes: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
     charts: list[str] = field(default_factory=list)
 
     def add_row(self, row: dict, width: int, height: int) -> None:

@@ -1,0 +1,164 @@
+"""Benchmark: build N synthetic release records with the streaming builder vs the naive path, peak RSS and records/s.
+
+    .venv/bin/python bench/dataset_build.py            # N = 10K and 120K, 512x512 JPEG/PNG images (262K px)
+    .venv/bin/python bench/dataset_build.py --quick    # N = 1K and 4K, for a smoke run
+
+Each path runs in its own subprocess, which reports its own peak RSS (getrusage ru_maxrss), so the peaks are
+independent. Both paths read the same records and the same unpacked image folder. The builder's time covers the
+whole default CLI build (default + rl + sft configs, ShareGPT export with image files, report, charts, card); the
+naive path (`json.load` -> `Dataset.from_list` -> `cast_column("image", Image())` -> `to_parquet`) writes the
+`default` table only and validates nothing. Target: builder peak RSS < 2 GB at the largest N while the naive path
+grows with N, and builder records/s >= naive records/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+RSS_TARGET_MB = 2048
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def worker_build(records: Path, images: Path, output_dir: Path) -> dict:
+    from dataset_builder.build import build_dataset
+
+    started = time.perf_counter()
+    report = build_dataset(records, images, output_dir, on_error="raise")
+    seconds = time.perf_counter() - started
+    return {"rows": report.rows_out, "seconds": seconds, "peak_rss_mb": peak_rss_mb(), "stages": report.stage_seconds}
+
+
+def worker_naive(records: Path, images: Path, output_dir: Path, embed: bool = False) -> dict:
+    from datasets import Dataset, Image
+
+    started = time.perf_counter()
+    with open(records) as handle:
+        rows = [json.loads(line) for line in handle] if records.suffix == ".jsonl" else json.load(handle)
+    for row in rows:
+        path = images / row["image_path"]
+        # to_parquet stores an Image() column of paths as paths; to ship the bytes they must be in the rows.
+        row["image"] = {"bytes": path.read_bytes(), "path": None} if embed else str(path)
+        if isinstance(row["abilities"], str):  # the least the naive path needs: Arrow cannot mix str and list
+            row["abilities"] = row["abilities"].split(", ")
+    dataset = Dataset.from_list(rows).cast_column("image", Image())
+    output_dir.mkdir(parents=True, exist_ok=True)
+    dataset.to_parquet(str(output_dir / "train.parquet"))
+    seconds = time.perf_counter() - started
+    return {"rows": len(dataset), "seconds": seconds, "peak_rss_mb": peak_rss_mb(), "stages": {}}
+
+
+def run_worker(path_name: str, records: Path, images: Path, output_dir: Path) -> dict:
+    command = [sys.executable, __file__, "--worker", path_name, str(records), str(images), str(output_dir)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+    env["HF_DATASETS_CACHE"] = str(output_dir.parent / f"hf-cache-{path_name}")
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{path_name} worker failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 120_000])
+    parser.add_argument("--image-size", type=int, nargs=2, default=[512, 512], metavar=("W", "H"))
+    parser.add_argument("--quick", action="store_true", help="N = 1K and 4K")
+    parser.add_argument("--work-dir", help="where inputs and outputs go (default: a temp dir, removed after)")
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        path_name, records, images, output_dir = args.worker
+        worker = {
+            "build": worker_build,
+            "naive": worker_naive,
+            "naive-embed": lambda *paths: worker_naive(*paths, embed=True),
+        }[path_name]
+        print(json.dumps(worker(Path(records), Path(images), Path(output_dir))))
+        return 0
+
+    from dataset_builder.synthetic import write_synthetic_release
+
+    sizes = [1_000, 4_000] if args.quick else args.sizes
+    image_size = tuple(args.image_size)
+    work_dir = Path(args.work_dir or tempfile.mkdtemp(prefix="bench-dataset-build-"))
+    print(f"images: {image_size[0]}x{image_size[1]} ({image_size[0] * image_size[1] / 1000:.0f}K px) synthetic shapes")
+    results = []
+    try:
+        for n in sizes:
+            run_dir = work_dir / f"n{n}"
+            started = time.perf_counter()
+            release = write_synthetic_release(run_dir / "release", n, seed=0, image_size=image_size)
+            input_mb = sum(p.stat().st_size for p in release.images_root.rglob("*") if p.is_file()) / 2**20
+            print(f"N={n}: generated in {time.perf_counter() - started:.0f} s, images {input_mb:.0f} MB", flush=True)
+            for path_name in ("build", "naive", "naive-embed"):
+                result = run_worker(path_name, release.records_path, release.images_root, run_dir / f"out-{path_name}")
+                result.update(n=n, path=path_name, records_per_s=result["rows"] / result["seconds"])
+                output_mb = sum(p.stat().st_size for p in (run_dir / f"out-{path_name}").rglob("*.parquet")) / 2**20
+                result["parquet_mb"] = output_mb
+                results.append(result)
+                stages = ", ".join(f"{k} {v:.0f}s" for k, v in result["stages"].items())
+                print(
+                    f"  {path_name}: {result['seconds']:.1f} s, {result['records_per_s']:.0f} rec/s, "
+                    f"peak RSS {result['peak_rss_mb']:.0f} MB {stages}",
+                    flush=True,
+                )
+                shutil.rmtree(run_dir / f"out-{path_name}", ignore_errors=True)
+            shutil.rmtree(run_dir, ignore_errors=True)
+    finally:
+        if not args.work_dir:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+    print()
+    print(
+        f"| {'N':>7} | {'path':<11} | {'seconds':>8} | {'records/s':>9} | {'peak RSS MB':>11} | {'parquet MB':>10} |"
+    )
+    print(f"|{'-' * 9}|{'-' * 13}|{'-' * 10}|{'-' * 11}|{'-' * 13}|{'-' * 12}|")
+    for r in results:
+        print(
+            f"| {r['n']:>7} | {r['path']:<11} | {r['seconds']:>8.1f} | {r['records_per_s']:>9.0f} "
+            f"| {r['peak_rss_mb']:>11.0f} | {r['parquet_mb']:>10.0f} |"
+        )
+    print(
+        "build = the full CLI build (default + rl + sft configs, ShareGPT, report, charts, card; parquet MB sums the "
+        "3 configs); naive = the literal path, whose Parquet holds image PATHS, not bytes (not shippable); "
+        "naive-embed = the same path with the image bytes read into the rows (same content as `default`)."
+    )
+    largest = max(sizes)
+    build = next(r for r in results if r["n"] == largest and r["path"] == "build")
+    naive = next(r for r in results if r["n"] == largest and r["path"] == "naive-embed")
+    naive_small = next(r for r in results if r["n"] == min(sizes) and r["path"] == "naive-embed")
+    build_small = next(r for r in results if r["n"] == min(sizes) and r["path"] == "build")
+    print(
+        f"builder RSS growth {build_small['peak_rss_mb']:.0f} -> {build['peak_rss_mb']:.0f} MB, "
+        f"naive-embed {naive_small['peak_rss_mb']:.0f} -> {naive['peak_rss_mb']:.0f} MB; "
+        f"throughput builder/naive-embed at N={largest}: {build['records_per_s'] / naive['records_per_s']:.2f}x; "
+        f"builder default config alone: {build['rows'] / build['stages']['default']:.0f} rec/s"
+    )
+    passed = (
+        build["peak_rss_mb"] < RSS_TARGET_MB
+        and naive["peak_rss_mb"] > naive_small["peak_rss_mb"]
+        and build["records_per_s"] >= naive["records_per_s"]
+    )
+    print(
+        f"RESULT builder peak RSS at N={largest}: {build['peak_rss_mb']:.0f} MB, "
+        f"{build['records_per_s']:.0f} rec/s vs naive-embed {naive['records_per_s']:.0f} rec/s "
+        f"(target < {RSS_TARGET_MB} MB and >= naive-embed rec/s) {'PASS' if passed else 'SHORT'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
