@@ -148,7 +148,7 @@ def prompt_logicvista(line: dict, task_name: str = "") -> Doc:
 
 
 def prompt_mmstar(line: dict, task_name: str = "") -> Doc:
-    options = parse_options(line["question"].rpartition("Options:")[2] or line["question"])
+    options = parse_options(line["question"].rpartition("Options:")[2])
     specific = {
         "index": str(line["index"]),
         "category": line["category"],
@@ -254,6 +254,9 @@ class Benchmark:
     prompt_function: Callable[[dict, str], Doc]
     hf_filter: Callable[[dict], bool] | None = None
     needs_judge: bool = False
+    # What decontamination compares with training items: the question text and the image column(s).
+    question_column: str = "question"
+    image_columns: tuple[str, ...] = ("image",)
 
     @property
     def task_name(self) -> str:
@@ -266,8 +269,26 @@ DYNAMATH_SPLITS = tuple(f"sample_variant{i}" for i in range(1, 11))
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
     for b in (
-        Benchmark("mathvista", "MathVista", "AI4Math/MathVista", "default", ("testmini",), 1000, prompt_mathvista),
-        Benchmark("mathvision", "MathVision", "MathLLMs/MathVision", "default", ("test",), 3040, prompt_mathvision),
+        Benchmark(
+            "mathvista",
+            "MathVista",
+            "AI4Math/MathVista",
+            "default",
+            ("testmini",),
+            1000,
+            prompt_mathvista,
+            image_columns=("decoded_image",),
+        ),
+        Benchmark(
+            "mathvision",
+            "MathVision",
+            "MathLLMs/MathVision",
+            "default",
+            ("test",),
+            3040,
+            prompt_mathvision,
+            image_columns=("decoded_image",),
+        ),
         Benchmark(
             "mathverse",
             "MathVerse",
@@ -277,15 +298,41 @@ BENCHMARKS: dict[str, Benchmark] = {
             788,
             prompt_mathverse,
             hf_filter=mathverse_vision_only,
+            question_column="question_for_eval",
         ),
         Benchmark(
-            "dynamath", "DynaMath", "DynaMath/DynaMath_Sample", "default", DYNAMATH_SPLITS, 5010, prompt_dynamath
+            "dynamath",
+            "DynaMath",
+            "DynaMath/DynaMath_Sample",
+            "default",
+            DYNAMATH_SPLITS,
+            5010,
+            prompt_dynamath,
+            image_columns=("decoded_image",),
         ),
-        Benchmark("wemath", "WeMath", "We-Math/We-Math", "default", ("testmini",), 1740, prompt_wemath),
+        Benchmark(
+            "wemath",
+            "WeMath",
+            "We-Math/We-Math",
+            "default",
+            ("testmini",),
+            1740,
+            prompt_wemath,
+            image_columns=("image_path",),
+        ),
         Benchmark("logicvista", "LogicVista", "lscpku/LogicVista", "default", ("test",), 448, prompt_logicvista),
         Benchmark("mmbench", "MMB1.1", "lmms-lab/MMBench", "en", ("dev",), 4329, prompt_mmbench),
         Benchmark("mmstar", "MMStar", "Lin-Chen/MMStar", "val", ("val",), 1500, prompt_mmstar),
-        Benchmark("mmmu", "MMMU", "lmms-lab/MMMU", "default", ("validation",), 900, prompt_mmmu),
+        Benchmark(
+            "mmmu",
+            "MMMU",
+            "lmms-lab/MMMU",
+            "default",
+            ("validation",),
+            900,
+            prompt_mmmu,
+            image_columns=tuple(f"image_{k}" for k in range(1, 8)),
+        ),
         Benchmark(
             "hallusionbench", "Hallu", "lmms-lab/HallusionBench", "default", ("image",), 951, prompt_hallusionbench
         ),
