@@ -63,6 +63,8 @@ def check_images(dataset: Dataset, messages_column: str, image_column: str, samp
     n_rows = len(dataset) if sample_size < 0 else min(sample_size, len(dataset))
     rows = dataset.select_columns(["id", messages_column, image_column]).with_format("arrow")[:n_rows].to_pylist()
     for row in rows:
+        if not row[messages_column]:
+            raise ValueError(f"{where}: row id={row['id']!r} has no {messages_column!r} (null or empty).")
         images = row[image_column]
         images = images if isinstance(images, list) else [images]
         missing = sum(_image_is_missing(image) for image in images)
