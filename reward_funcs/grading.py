@@ -130,7 +130,7 @@ def extract_answer(text: str | None) -> str | None:
 # Normalisation helpers
 # ----------------------------------------------------------------------------------------------------------------
 
-_WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "**"), ("`", "`"))
+_WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "**"), ("`", "`"), ("{", "}"))
 _TEXT_CMD_RE = re.compile(r"\\(?:text|textbf|mathrm|mathbf|operatorname)\{([^{}]{0,200})\}")
 _ARTICLES = {"a", "an", "the"}
 _PUNCT_TABLE = str.maketrans({c: " " for c in string.punctuation + "“”‘’«»。，、；：？！"})
@@ -146,7 +146,9 @@ def _strip_wrappers(answer: str) -> str:
             answer = boxed.strip()
         for left, right in _WRAPPERS:
             if len(answer) > len(left) + len(right) and answer.startswith(left) and answer.endswith(right):
-                answer = answer[len(left) : -len(right)].strip()
+                inner = answer[len(left) : -len(right)]
+                if left != "{" or not ("{" in inner or "}" in inner):  # "{1}{2}" is not wrapped
+                    answer = inner.strip()
         answer = _TEXT_CMD_RE.sub(r"\1", answer).strip()
         answer = answer.rstrip(".。").strip()
         if answer == before:
@@ -173,7 +175,7 @@ _SPLIT_CHARS = str.maketrans({c: " " for c in ".()[],:;!*#{}<>\"'`"})
 # "A dog ..." / "I think ..." at a sentence start are words, "A is correct" is a letter.
 _SENTENCE_START_WORD_RE = re.compile(
     r"(?:^|[.!?\n]\s*)([AI])\s+(?=[a-z])"
-    r"(?!(?:is|was|seems|would|should|must|matches|fits|correct|option|choice|because|since)\b)"
+    r"(?!(?:is|was|seems|would|should|must|matches|fits|correct|option|choice|because|since|or|and|nor|to|vs|then)\b)"
 )
 _HEDGE_RE = re.compile(r"\b(?:or|either|maybe|possibly|perhaps)\b", re.IGNORECASE)
 
@@ -301,6 +303,7 @@ _CLEAN_NUMBER_RE = re.compile(
     r"(?P<unit>\^?\{?\\circ\}?|°|[A-Za-zµ]{1,15}(?:\^?\{?[23]\}?|²|³)?(?:/[A-Za-z]{1,5})?)?",
     re.IGNORECASE,
 )
+_SENTENCE_RE = re.compile(r"[\w\s.,!?'%$°-]{1,300}")  # plain words around a number, no code or markup
 _NUMBER_TOKEN_RE = re.compile(r"(?<![\w.])(?:" + _NUM + r")(?![\w])")
 _NOT_UNITS = {"or", "and", "to", "not", "plus", "minus", "times", "x", "of", "e", "i"}
 _UNIT_ALIASES = {
@@ -402,9 +405,7 @@ def numbers_match(pred: Number, gold: Number) -> bool:
 
 def _numbers_in(text: str) -> set[float]:
     values = {_to_float(token) for token in _NUMBER_TOKEN_RE.findall(text[:MAX_ANSWER_CHARS])}
-    if values:  # number words only count when no digits are written ("the one on the left is 5")
-        return values
-    return {float(_NUMBER_WORDS[word]) for word in normalize_text(text).split() if word in _NUMBER_WORDS}
+    return values | {float(_NUMBER_WORDS[word]) for word in normalize_text(text).split() if word in _NUMBER_WORDS}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -456,22 +457,31 @@ def _math_guard(text: str) -> bool:
 
 @lru_cache(maxsize=1024)
 def _math_verify_parse(expression: str):
-    """Runs in the sandbox worker (its main thread), where math_verify's own signal timeouts work."""
-    from math_verify import parse
+    """Runs in the sandbox worker (its main thread), where math_verify's own signal timeouts work. LaTeX extraction
+    only: math_verify's plain-expression path goes through sympy's eval-based `parse_expr`."""
+    from math_verify import LatexExtractionConfig, parse
 
-    return parse(f"\\boxed{{{expression}}}", parsing_timeout=2)
+    return parse(f"\\boxed{{{expression}}}", extraction_config=[LatexExtractionConfig()], parsing_timeout=2)
 
 
 def math_equal(gold: str, pred: str) -> bool:
-    """math_verify equivalence of two bare expressions. Call it through `run_with_timeout`, never directly on
-    untrusted input in a process you care about."""
+    """math_verify equivalence of two bare expressions; a number gold also accepts a constant expression that
+    evaluates to it at the gold's precision ("\\sqrt{2}" for "1.4142"). Call it through `run_with_timeout`, never
+    directly on untrusted input in a process you care about."""
     from math_verify import verify
+    from sympy import Expr
 
     gold_parsed = _math_verify_parse(gold)  # cached per worker: a group of rollouts parses its gold once
     pred_parsed = _math_verify_parse(pred)
     if not gold_parsed or not pred_parsed:
         return False
-    return bool(verify(gold_parsed, pred_parsed, timeout_seconds=2))
+    if verify(gold_parsed, pred_parsed, timeout_seconds=2):
+        return True
+    gold_number, value = parse_number(gold), pred_parsed[0]
+    if gold_number is None or not isinstance(value, Expr) or value.free_symbols:
+        return False
+    numeric = complex(value.evalf(20))
+    return numeric.imag == 0 and numbers_match(Number(numeric.real, decimals=15), gold_number)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -567,6 +577,7 @@ class Verdict:
 
 
 def _grade_choice(pred: str, gold: Gold) -> bool:
+    pred = _strip_wrappers(pred)
     options = dict(gold.options) or {letter: "" for letter in "ABCDEFGHIJ"}
     if len(gold.letters) == 1:
         return extract_choice(pred, options) == gold.letters[0]
@@ -580,6 +591,8 @@ def _grade_number(pred: str, gold: Gold, timeout: float) -> bool:
     stripped = _strip_wrappers(pred)
     if _looks_like_math(stripped):
         return _grade_math(stripped, gold, timeout)
+    if not _SENTENCE_RE.fullmatch(stripped):
+        return False
     values = _numbers_in(stripped)
     # One number in a short sentence ("about 5 apples"); several different numbers is a hedge or a list.
     return len(values) == 1 and numbers_match(Number(values.pop()), gold.number)
@@ -617,7 +630,7 @@ def _grade_parsed(pred: str, gold: Gold, timeout: float) -> bool:
     if gold.kind == "choice":
         return _grade_choice(pred, gold)
     if gold.kind == "yes_no":
-        return extract_yes_no(pred) == gold.text
+        return extract_yes_no(_strip_wrappers(pred)) == gold.text
     if gold.kind == "number":
         return _grade_number(pred, gold, timeout)
     if gold.kind == "math":
@@ -638,6 +651,7 @@ def grade(
     """Whether an already-extracted prediction matches the gold answer (see the module docstring for the rules)."""
     if prediction is None or not prediction.strip() or len(prediction) > MAX_ANSWER_CHARS:
         return False
+    prediction = unicodedata.normalize("NFKC", prediction)
     parsed = gold if isinstance(gold, Gold) else parse_gold(gold, question_type, options)
     return _grade_parsed(prediction, parsed, timeout)
 
