@@ -11,7 +11,6 @@ and images are read from the bundle once). Output layout (see docs in interfaces
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -21,164 +20,22 @@ from pathlib import Path
 
 import datasets
 import pyarrow.parquet as pq
-from PIL import Image
 from tqdm.auto import tqdm
 
+from dataset_builder.builder import WRITER_BATCH_SIZE, WeThinkBuilder
 from dataset_builder.card import render_dataset_card
-from dataset_builder.records import normalize_record
 from dataset_builder.report import BuildReport, write_charts
 from dataset_builder.sources import (
     BadInputError,
     BadRecordError,
-    ImageStore,
-    RawRecord,
-    iter_raw_records,
     list_record_files,
 )
-from dataset_builder.views import CONFIG_NAMES, FEATURES, VIEWS, sharegpt_dataset_info, to_sharegpt
+from dataset_builder.views import VIEWS, sharegpt_dataset_info, to_sharegpt
 
 logger = logging.getLogger(__name__)
 
 ON_ERROR_CHOICES = ("raise", "skip")
 SHAREGPT_NAME = "wethink_sft"
-# Rows per Arrow record batch / Parquet row group: small, since each row carries an image.
-WRITER_BATCH_SIZE = 100
-
-
-def inspect_image(data: bytes) -> tuple[int, int]:
-    """Width and height of an encoded image; raises on a corrupt or truncated file.
-
-    Decoding every image would dominate the build, so the checks are the ones that catch real damage cheaply: the
-    header must parse, a JPEG must end with its end-of-image marker, a PNG's chunk CRCs must match (`verify`), and
-    any other format is decoded in full.
-    """
-    with Image.open(io.BytesIO(data)) as image:
-        width, height = image.size
-        if image.format == "JPEG":
-            if b"\xff\xd9" not in data[-1024:]:
-                raise OSError("truncated JPEG (no end-of-image marker)")
-        elif image.format == "PNG":
-            image.verify()
-        else:
-            image.load()
-    return width, height
-
-
-class WeThinkBuilder(datasets.GeneratorBasedBuilder):
-    """Writes one config of the WeThink build; see the module docstring."""
-
-    BUILDER_CONFIGS = [datasets.BuilderConfig(name=name) for name in CONFIG_NAMES]
-    DEFAULT_CONFIG_NAME = "default"
-    DEFAULT_WRITER_BATCH_SIZE = WRITER_BATCH_SIZE
-
-    def __init__(
-        self,
-        *args,
-        record_files: list[Path] = (),
-        image_roots: list[Path] = (),
-        default_shards: list[Path] = (),
-        on_error: str = "raise",
-        report: BuildReport | None = None,
-        rejected_path: Path | None = None,
-        **kwargs,
-    ):
-        self.record_files = list(record_files)
-        self.image_roots = list(image_roots)
-        self.default_shards = list(default_shards)
-        self.on_error = on_error
-        self.report = report if report is not None else BuildReport()
-        self.rejected_path = rejected_path
-        super().__init__(*args, **kwargs)
-
-    def _info(self) -> datasets.DatasetInfo:
-        return datasets.DatasetInfo(
-            description="WeThink multimodal reasoning data",
-            features=FEATURES[self.config.name],
-            license="apache-2.0",
-            homepage="https://github.com/yangjie-cv/WeThink",
-        )
-
-    def _split_generators(self, dl_manager):
-        return [datasets.SplitGenerator(name=datasets.Split.TRAIN)]
-
-    def _generate_examples(self):
-        if self.config.name == "default":
-            yield from self._generate_default_rows()
-            return
-        view = VIEWS[self.config.name]
-        for shard in self.default_shards:
-            for batch in pq.ParquetFile(shard).iter_batches(batch_size=WRITER_BATCH_SIZE):
-                for row in batch.to_pylist():
-                    yield row["id"], view(row)
-
-    def _generate_default_rows(self):
-        seen: dict[str, tuple[str, int]] = {}
-        images = ImageStore(self.image_roots)
-        with open(self.rejected_path, "w", encoding="utf-8") if self.rejected_path else _NoFile() as rejected:
-            try:
-                for path in self.record_files:
-                    for raw in iter_raw_records(path):
-                        self.report.rows_in += 1
-                        try:
-                            row, width, height = self._row(raw, images, seen)
-                        except BadRecordError as error:
-                            if self.on_error == "raise":
-                                raise
-                            self.report.add_rejected(_reason_key(error))
-                            rejected.write(json.dumps(_rejected_entry(raw, error), ensure_ascii=False) + "\n")
-                            continue
-                        seen[row["id"]] = (raw.file, raw.line)
-                        self.report.add_row(row, width, height)
-                        yield row["id"], row
-            finally:
-                images.close()
-
-    @staticmethod
-    def _row(raw: RawRecord, images: ImageStore, seen: dict) -> tuple[dict, int, int]:
-        row = normalize_record(raw)
-        if row["id"] in seen:
-            file, line = seen[row["id"]]
-            raise BadRecordError(raw.file, raw.line, "id", f"duplicate id {row['id']!r} (first seen at {file}:{line})")
-        try:
-            data = images.read(row["image_path"])
-        except (FileNotFoundError, OSError) as error:
-            raise BadRecordError(raw.file, raw.line, "image_path", f"missing image: {error}") from None
-        try:
-            width, height = inspect_image(data)
-        except Exception as error:  # PIL raises many types for a bad file; all mean the same here
-            raise BadRecordError(
-                raw.file, raw.line, "image_path", f"corrupt image {row['image_path']!r}: {error}"
-            ) from None
-        # Bytes are stored as published (no re-encoding); no path, so a same-named local file can never replace them.
-        row["image"] = {"bytes": data, "path": None}
-        return row, width, height
-
-
-class _NoFile:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def write(self, text: str) -> None:
-        pass
-
-
-def _reason_key(error: BadRecordError) -> str:
-    """A short, countable reason: the field and the kind of problem, without record-specific details."""
-    reason = error.reason.split(":")[0].split(" (")[0]
-    if reason.startswith("duplicate id"):
-        reason = "duplicate id"
-    if reason.startswith("unknown "):
-        reason = " ".join(reason.split()[:3])
-    return f"{error.field}: {reason}" if error.field else reason
-
-
-def _rejected_entry(raw: RawRecord, error: BadRecordError) -> dict:
-    entry = {"file": raw.file, "line": raw.line, "field": error.field, "reason": error.reason}
-    entry["record"] = raw.record if raw.record is not None else raw.text
-    return entry
 
 
 def _prepare_config(name: str, work_dir: Path, output_dir: Path, max_shard_size, **builder_kwargs) -> list[Path]:
@@ -283,12 +140,14 @@ def build_dataset(
     push_to_hub: str | None = None,
     export_sharegpt_json: bool = True,
     sharegpt_copy_images: bool = False,
+    writer_batch_size: int = WRITER_BATCH_SIZE,
 ) -> BuildReport:
     """Builds every config into output_dir and returns the report (also written to OUT/build_report.json).
 
     sources: record files or folders of *.json/*.jsonl; images: image folders, zips, or split zip parts (a part or
     the folder holding them), searched in order. on_error="raise" stops at the first bad record naming file, line and
-    field; "skip" writes it with its reason to OUT/rejected.jsonl and goes on.
+    field; "skip" writes it with its reason to OUT/rejected.jsonl and goes on. Shards close once past max_shard_size,
+    checked every writer_batch_size rows (the Parquet row group size).
     """
     if on_error not in ON_ERROR_CHOICES:
         raise ValueError(f"on_error must be one of {ON_ERROR_CHOICES}, got {on_error!r}")
@@ -300,17 +159,19 @@ def build_dataset(
     started = time.perf_counter()
     report = BuildReport(record_files=[str(path) for path in list_record_files(sources)])
     try:
-        default_shards = _prepare_config(
-            "default",
-            work_dir,
-            output_dir,
-            max_shard_size,
-            record_files=[Path(path) for path in report.record_files],
-            image_roots=[Path(root) for root in images],
-            on_error=on_error,
-            report=report,
-            rejected_path=output_dir / "rejected.jsonl",
-        )
+        with open(output_dir / "rejected.jsonl", "w", encoding="utf-8") as rejected_file:
+            default_shards = _prepare_config(
+                "default",
+                work_dir,
+                output_dir,
+                max_shard_size,
+                writer_batch_size=writer_batch_size,
+                record_files=[Path(path) for path in report.record_files],
+                image_roots=[Path(root) for root in images],
+                on_error=on_error,
+                report=report,
+                rejected_file=rejected_file,
+            )
         if report.rows_in != report.rows_out + report.rows_rejected:  # the invariant every build must keep
             raise RuntimeError(
                 f"accounting error: {report.rows_in} in != {report.rows_out} out + {report.rows_rejected}"
@@ -320,7 +181,12 @@ def build_dataset(
         for name in VIEWS:
             stage_started = time.perf_counter()
             data_files[name] = _prepare_config(
-                name, work_dir, output_dir, max_shard_size, default_shards=default_shards
+                name,
+                work_dir,
+                output_dir,
+                max_shard_size,
+                writer_batch_size=writer_batch_size,
+                default_shards=default_shards,
             )
             report.stage_seconds[name] = time.perf_counter() - stage_started
     finally:
