@@ -27,30 +27,47 @@ WETHINK_CITATION = """@article{yang2025wethink,
   year    = {2025}
 }"""
 
-# Image sources of the WeThink release (the LLaVA-CoT-100k bundle; ShareGPT4V pools several collections).
-# Licenses as stated by each source's own page; "unknown" where no statement could be verified.
-IMAGE_SOURCES = [
-    ("ShareGPT4V", "CC BY-NC 4.0", "captions; images pooled from the collections below"),
-    ("COCO", "CC BY 4.0 (annotations)", "images: Flickr terms of use, per-image licenses"),
-    ("SAM (SA-1B)", "SA-1B Dataset Research License", "research use only"),
-    ("LLaVA-Pretrain (LCS-558K)", "unknown", "images from LAION / CC / SBU keep their original terms"),
-    ("WikiArt", "unknown", "artworks; rights held by the artists / museums"),
-    ("Celebrity, Landmark (ShareGPT4V web images)", "unknown", "web images"),
-    ("TextVQA", "CC BY 4.0", "images from OpenImages (CC BY 2.0)"),
-    ("GQA", "CC BY 4.0", "images from Visual Genome"),
-    ("OCR-VQA", "unknown", "book cover images"),
-    ("Visual Genome", "CC BY 4.0", ""),
-    ("ChartQA", "GPL-3.0", "charts crawled from Statista, Pew, OWID, OECD"),
-    ("A-OKVQA", "Apache-2.0", "images from COCO 2017"),
-    ("AI2D", "unknown", "diagrams from school science material"),
-    ("GeoQA+", "unknown", "geometry problems"),
-    ("ScienceQA", "CC BY-NC-SA 4.0", ""),
-    ("DocVQA", "unknown", "documents from the UCSF Industry Documents Library"),
-    ("PISC", "unknown", "people-in-social-context images"),
-    ("CLEVR", "CC BY 4.0", "rendered scenes"),
-    ("CLEVR-Math", "unknown", "built on CLEVR (CC BY 4.0)"),
-    ("In-the-wild images (later WeThink version)", "unknown", "not documented by the authors"),
-]
+# Image sources of the WeThink release (the LLaVA-CoT-100k bundle; ShareGPT4V pools several collections), keyed by the
+# `source` value dataset_builder derives from the image path. Licenses as stated by each source's own page;
+# "unknown" where no statement could be verified.
+IMAGE_SOURCES = {
+    "coco": ("COCO", "CC BY 4.0 (annotations)", "images: Flickr terms of use, per-image licenses"),
+    "sam": ("SAM (SA-1B)", "SA-1B Dataset Research License", "research use only"),
+    "llava-pretrain": ("LLaVA-Pretrain (LCS-558K)", "unknown", "images from LAION / CC / SBU keep their own terms"),
+    "wikiart": ("WikiArt", "unknown", "artworks; rights held by the artists / museums"),
+    "web-celebrity": ("ShareGPT4V web celebrity images", "unknown", "photos of real people"),
+    "web-landmark": ("ShareGPT4V web landmark images", "unknown", "web images"),
+    "textvqa": ("TextVQA", "CC BY 4.0", "images from OpenImages (CC BY 2.0)"),
+    "gqa": ("GQA", "CC BY 4.0", "images from Visual Genome"),
+    "ocr-vqa": ("OCR-VQA", "unknown", "book cover images"),
+    "visual-genome": ("Visual Genome", "CC BY 4.0", ""),
+    "chartqa": ("ChartQA", "GPL-3.0", "charts crawled from Statista, Pew, OWID, OECD"),
+    "a-okvqa": ("A-OKVQA", "Apache-2.0", "images from COCO 2017"),
+    "ai2d": ("AI2D", "unknown", "diagrams from school science material"),
+    "geoqa+": ("GeoQA+", "unknown", "geometry problems"),
+    "scienceqa": ("ScienceQA", "CC BY-NC-SA 4.0", ""),
+    "docvqa": ("DocVQA", "unknown", "documents from the UCSF Industry Documents Library"),
+    "pisc": ("PISC", "unknown", "people-in-social-context images"),
+    "clevr": ("CLEVR", "CC BY 4.0", "rendered scenes"),
+    "clevr-math": ("CLEVR-Math", "unknown", "built on CLEVR (CC BY 4.0)"),
+    "in-the-wild": ("In-the-wild images (later WeThink version)", "unknown", "not documented by the authors"),
+}
+
+
+def image_source_rows(rows_by_source: dict[str, int]) -> list[dict]:
+    """The license table: every known source with its row count in this build, plus any source the table does not
+    know (listed as unknown rather than left out)."""
+    rows = [
+        {"name": name, "license": lic, "notes": notes, "rows": rows_by_source.get(key, 0)}
+        for key, (name, lic, notes) in IMAGE_SOURCES.items()
+    ]
+    rows += [
+        {"name": key, "license": "unknown", "notes": "not a source of the WeThink release", "rows": count}
+        for key, count in rows_by_source.items()
+        if key not in IMAGE_SOURCES
+    ]
+    return rows
+
 
 # Training arguments worth showing on the card, in this order, when the run recorded them.
 HYPERPARAMETER_KEYS = (
@@ -128,6 +145,8 @@ def load_training_run(run_dir: str | Path) -> TrainingRun:
         raise ValueError(f"{state_path}: not valid JSON ({err})") from err
     args = load_training_args(run_dir)
     hyperparameters = {key: args[key] for key in HYPERPARAMETER_KEYS if args.get(key) is not None}
+    if hyperparameters.get("max_steps", -1) > 0:  # max_steps overrides the epoch count
+        hyperparameters.pop("num_train_epochs", None)
     return TrainingRun(run_dir, hyperparameters, state.get("log_history", []), state.get("global_step"))
 
 
@@ -205,10 +224,13 @@ def load_eval_outputs(eval_dir: str | Path, model_name: str) -> tuple[list[EvalR
     return as_eval_results(model_index(results, model_name), model_name), table_path.read_text(encoding="utf-8")
 
 
-def _hub_url(repo_id: str, repo_type: str = "model") -> str:
-    if Path(repo_id).exists():  # a local path (e.g. the tiny demo model): no Hub page to link
-        return Path(repo_id).as_posix()
-    return f"https://huggingface.co/{'datasets/' if repo_type == 'dataset' else ''}{repo_id}"
+def _link(repo_id: str | None, repo_type: str = "model") -> str:
+    """Markdown link to a Hub repo; a local folder (e.g. the tiny demo model) has no page and is shown as a path."""
+    if not repo_id:
+        return "not recorded"
+    if Path(repo_id).exists():
+        return f"`{repo_id}` (local folder)"
+    return f"[{repo_id}](https://huggingface.co/{'datasets/' if repo_type == 'dataset' else ''}{repo_id})"
 
 
 def render_model_card(
@@ -288,10 +310,8 @@ def render_model_card(
         template_path=str(TEMPLATES_DIR / "model_card.md"),
         model_name=model_name,
         repo_id=repo_id or model_name,
-        base_model=base_model,
-        base_model_url=_hub_url(base_model) if base_model else None,
-        datasets=datasets,
-        dataset_urls={d: _hub_url(d, "dataset") for d in datasets},
+        base_model_link=_link(base_model),
+        dataset_links=", ".join(_link(d, "dataset") for d in datasets) or "not recorded",
         trl_version=trl.__version__,
         transformers_version=transformers.__version__,
         system_prompt=SYSTEM_PROMPT,
@@ -383,7 +403,7 @@ def render_dataset_card(
         card.text = card.text.replace("<this repo or folder>", repo_id)
     extra = jinja2.Template((TEMPLATES_DIR / "dataset_card_extra.md").read_text(encoding="utf-8")).render(
         synthesis_stats=read_synthesis_stats(synthesis_stats) if synthesis_stats else None,
-        image_sources=[{"name": n, "license": lic, "notes": notes} for n, lic, notes in IMAGE_SOURCES],
+        image_sources=image_source_rows(report.by_source),
         citation=WETHINK_CITATION,
     )
     card.text = card.text.rstrip() + "\n\n" + extra

@@ -30,6 +30,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_RECIPES = REPO_ROOT / "recipes" / "tiny"
 CPU_ACCELERATE_CONFIG = REPO_ROOT / "recipes" / "accelerate_configs" / "cpu.yaml"
+# Hub ids the cards and the push dry-run name; nothing is uploaded.
+DEMO_MODEL_ID = "your-org/wethink-tiny-demo"
+DEMO_DATASET_ID = "your-org/wethink-demo-data"
 
 
 @dataclass
@@ -209,6 +212,8 @@ class Demo:
                 cfg.eval_tasks,
                 "--max-samples",
                 str(cfg.eval_samples),
+                "--model-name",
+                DEMO_MODEL_ID.split("/")[-1],
                 "--max-new-tokens",
                 str(cfg.eval_max_new_tokens),
                 "--data-dir",
@@ -223,12 +228,12 @@ class Demo:
         from model_cards.cards import load_eval_outputs, render_dataset_card, render_model_card
 
         def render():
-            results, table = load_eval_outputs(self.path("eval"), "wethink-tiny-demo")
+            results, table = load_eval_outputs(self.path("eval"), DEMO_MODEL_ID.split("/")[-1])
             render_model_card(
                 self.path("grpo"),
-                repo_id="your-org/wethink-tiny-demo",
+                repo_id=DEMO_MODEL_ID,
                 base_model=str(self.path("model-init")),
-                datasets=["your-org/wethink-demo-data"],
+                datasets=[DEMO_DATASET_ID],
                 sft_dir=self.path("sft"),
                 eval_results=results,
                 eval_table=table,
@@ -237,14 +242,14 @@ class Demo:
                     "(`make demo`); these numbers only show that the pipeline runs."
                 ),
             )
-            render_dataset_card(self.path("data"), repo_id="your-org/wethink-demo-data")
+            render_dataset_card(self.path("data"), repo_id=DEMO_DATASET_ID)
 
         self.timed("cards", render)
 
     def dry_run_push(self) -> None:
         for kind, folder, repo_id in (
-            ("model", self.path("grpo"), "your-org/wethink-tiny-demo"),
-            ("dataset", self.path("data"), "your-org/wethink-demo-data"),
+            ("model", self.path("grpo"), DEMO_MODEL_ID),
+            ("dataset", self.path("data"), DEMO_DATASET_ID),
         ):
             self.stage(
                 f"push-{kind}",

@@ -11,6 +11,7 @@ from huggingface_hub import DatasetCard, EvalResult, ModelCard
 from dataset_builder.schema import SYSTEM_PROMPT
 from model_cards.cards import (
     as_eval_results,
+    image_source_rows,
     load_training_args,
     render_dataset_card,
     render_model_card,
@@ -159,7 +160,8 @@ def test_dataset_card_configs_features_and_licenses(built_dataset, tmp_path):
     assert card.data.license == "apache-2.0"
     text = card.text
     assert "| questions.rejected_disagreement | 3 |" in text
-    assert "| ChartQA | GPL-3.0 |" in text and "| GeoQA+ | unknown |" in text
+    assert f"| ChartQA | GPL-3.0 | {report.by_source['chartqa']} |" in text
+    assert "| GeoQA+ | unknown |" in text and "| DocVQA | unknown | 0 |" in text
     assert "arXiv:2506.07905" in text
     assert report.charts and all(f"]({chart})" in text for chart in report.charts)
     assert 'load_dataset("org/wethink-data", "rl", split="train")' in text
@@ -179,3 +181,14 @@ def test_dataset_card_from_report_file_loads_with_datasets(built_dataset):
 def test_dataset_card_needs_a_build_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="build_report.json"):
         render_dataset_card(tmp_path)
+
+
+def test_license_table_keeps_sources_it_does_not_know():
+    rows = {row["name"]: row for row in image_source_rows({"chartqa": 5, "my-crawl": 2})}
+    assert rows["ChartQA"]["rows"] == 5 and rows["COCO"]["rows"] == 0
+    assert rows["my-crawl"] == {
+        "name": "my-crawl",
+        "license": "unknown",
+        "notes": "not a source of the WeThink release",
+        "rows": 2,
+    }
