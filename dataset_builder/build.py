@@ -1,9 +1,9 @@
 """Build the WeThink release (plus any JSONL in the same schema) into Hub-ready Parquet.
 
-`WeThinkBuilder` is a `datasets.GeneratorBasedBuilder` used in-process: `download_and_prepare(file_format="parquet")`
-writes shards as it goes, so memory does not grow with the record count. The `default` config reads the release
-records and their images; `rl` and `sft` are derived from the written `default` shards (records are validated once
-and images are read from the bundle once). Output layout (see docs in interfaces.md):
+The builders (dataset_builder/builder.py) run in-process: `download_and_prepare(file_format="parquet")` writes shards
+as it goes, so memory does not grow with the record count. The `default` config reads the release records and their
+images; `rl` and `sft` are derived from the written `default` shards (records are validated once and images are read
+from the bundle once). Output layout (the contract in interfaces.md):
 
     OUT/{default,rl,sft}/train-0000i-of-0000n.parquet, OUT/README.md, OUT/build_report.{json,md}, OUT/*.png,
     OUT/rejected.jsonl, OUT/sharegpt/{wethink_sft.json,dataset_info.json,images/...}
@@ -22,7 +22,7 @@ import datasets
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from dataset_builder.builder import WRITER_BATCH_SIZE, WeThinkBuilder
+from dataset_builder.builder import WRITER_BATCH_SIZE, WeThinkBuilder, WeThinkViewBuilder
 from dataset_builder.card import render_dataset_card
 from dataset_builder.report import BuildReport, write_charts
 from dataset_builder.sources import (
@@ -40,7 +40,8 @@ SHAREGPT_NAME = "wethink_sft"
 
 def _prepare_config(name: str, work_dir: Path, output_dir: Path, max_shard_size, **builder_kwargs) -> list[Path]:
     """Runs the builder for one config and moves its shards to OUT/<name>/train-0000i-of-0000n.parquet."""
-    builder = WeThinkBuilder(config_name=name, cache_dir=str(work_dir / "cache"), hash="local", **builder_kwargs)
+    builder_class = WeThinkBuilder if name == "default" else WeThinkViewBuilder
+    builder = builder_class(config_name=name, cache_dir=str(work_dir / "cache"), hash="local", **builder_kwargs)
     target = work_dir / name
     try:
         builder.download_and_prepare(

@@ -1,4 +1,11 @@
-"""`WeThinkBuilder`: the `datasets.GeneratorBasedBuilder` behind `dataset_builder.build` (see its docstring).
+"""The `datasets` builders behind `dataset_builder.build`.
+
+- `WeThinkBuilder` (`GeneratorBasedBuilder`, config `default`): reads release records and their images, validates
+  and normalizes each record, and yields one row at a time; `download_and_prepare(file_format="parquet")` writes
+  shards as it goes, so memory does not grow with the record count.
+- `WeThinkViewBuilder` (`ArrowBasedBuilder`, configs `rl` and `sft`): streams the written `default` shards one record
+  batch at a time and maps the text columns through `views.to_rl` / `views.to_sft`, passing the image column through
+  as Arrow data (no per-row copy of image bytes, no re-validation).
 
 Kept in its own module on purpose: `datasets` patches `open`, `Path`, `os.path.*` in a builder's module for streaming
 when the builder is instantiated, so this module does no file handling of its own (the caller passes an open file for
@@ -13,14 +20,17 @@ from pathlib import Path
 from typing import TextIO
 
 import datasets
+import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
 from dataset_builder.records import normalize_record
 from dataset_builder.report import BuildReport
 from dataset_builder.sources import BadRecordError, ImageStore, RawRecord, iter_raw_records
-from dataset_builder.views import CONFIG_NAMES, FEATURES, VIEWS
+from dataset_builder.views import FEATURES, VIEWS
 
+# Formats PIL may open (checked in this order): the bundle's JPEGs and PNGs first, then other web formats.
+IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 # Rows per Arrow record batch / Parquet row group: small, since each row carries an image.
 WRITER_BATCH_SIZE = 100
 
@@ -32,7 +42,7 @@ def inspect_image(data: bytes) -> tuple[int, int]:
     header must parse, a JPEG must end with its end-of-image marker, a PNG's chunk CRCs must match (`verify`), and
     any other format is decoded in full.
     """
-    with Image.open(io.BytesIO(data)) as image:
+    with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
         width, height = image.size
         if image.format == "JPEG":
             if b"\xff\xd9" not in data[-1024:]:
@@ -44,10 +54,19 @@ def inspect_image(data: bytes) -> tuple[int, int]:
     return width, height
 
 
-class WeThinkBuilder(datasets.GeneratorBasedBuilder):
-    """Writes one config of the WeThink build; see the module docstring."""
+def _info(config_name: str) -> datasets.DatasetInfo:
+    return datasets.DatasetInfo(
+        description="WeThink multimodal reasoning data",
+        features=FEATURES[config_name],
+        license="apache-2.0",
+        homepage="https://github.com/yangjie-cv/WeThink",
+    )
 
-    BUILDER_CONFIGS = [datasets.BuilderConfig(name=name) for name in CONFIG_NAMES]
+
+class WeThinkBuilder(datasets.GeneratorBasedBuilder):
+    """Writes the `default` config from release records + images; see the module docstring."""
+
+    BUILDER_CONFIGS = [datasets.BuilderConfig(name="default")]
     DEFAULT_CONFIG_NAME = "default"
     DEFAULT_WRITER_BATCH_SIZE = WRITER_BATCH_SIZE
 
@@ -56,7 +75,6 @@ class WeThinkBuilder(datasets.GeneratorBasedBuilder):
         *args,
         record_files: list[Path] = (),
         image_roots: list[Path] = (),
-        default_shards: list[Path] = (),
         on_error: str = "raise",
         report: BuildReport | None = None,
         rejected_file: TextIO | None = None,
@@ -64,34 +82,18 @@ class WeThinkBuilder(datasets.GeneratorBasedBuilder):
     ):
         self.record_files = list(record_files)
         self.image_roots = list(image_roots)
-        self.default_shards = list(default_shards)
         self.on_error = on_error
         self.report = report if report is not None else BuildReport()
         self.rejected_file = rejected_file  # an open text file for on_error="skip"
         super().__init__(*args, **kwargs)
 
     def _info(self) -> datasets.DatasetInfo:
-        return datasets.DatasetInfo(
-            description="WeThink multimodal reasoning data",
-            features=FEATURES[self.config.name],
-            license="apache-2.0",
-            homepage="https://github.com/yangjie-cv/WeThink",
-        )
+        return _info(self.config.name)
 
     def _split_generators(self, dl_manager):
         return [datasets.SplitGenerator(name=datasets.Split.TRAIN)]
 
     def _generate_examples(self):
-        if self.config.name == "default":
-            yield from self._generate_default_rows()
-            return
-        view = VIEWS[self.config.name]
-        for shard in self.default_shards:
-            for batch in pq.ParquetFile(shard).iter_batches(batch_size=WRITER_BATCH_SIZE):
-                for row in batch.to_pylist():
-                    yield row["id"], view(row)
-
-    def _generate_default_rows(self):
         seen: dict[str, tuple[str, int]] = {}
         images = ImageStore(self.image_roots)
         try:
@@ -147,3 +149,38 @@ def _rejected_entry(raw: RawRecord, error: BadRecordError) -> dict:
     entry = {"file": raw.file, "line": raw.line, "field": error.field, "reason": error.reason}
     entry["record"] = raw.record if raw.record is not None else raw.text
     return entry
+
+
+class WeThinkViewBuilder(datasets.ArrowBasedBuilder):
+    """Writes the `rl` or `sft` config from the `default` shards; see the module docstring."""
+
+    BUILDER_CONFIGS = [datasets.BuilderConfig(name=name) for name in VIEWS]
+    DEFAULT_WRITER_BATCH_SIZE = WRITER_BATCH_SIZE
+
+    def __init__(self, *args, default_shards: list[Path] = (), **kwargs):
+        self.default_shards = list(default_shards)
+        super().__init__(*args, **kwargs)
+
+    def _info(self) -> datasets.DatasetInfo:
+        return _info(self.config.name)
+
+    def _split_generators(self, dl_manager):
+        return [datasets.SplitGenerator(name=datasets.Split.TRAIN)]
+
+    def _generate_tables(self):
+        for shard_index, shard in enumerate(self.default_shards):
+            for batch_index, batch in enumerate(pq.ParquetFile(shard).iter_batches(batch_size=WRITER_BATCH_SIZE)):
+                yield (shard_index, batch_index), view_table(self.config.name, batch)
+
+
+def view_table(name: str, batch: pa.RecordBatch) -> pa.Table:
+    """Maps a batch of `default` rows to the `name` view: text through VIEWS[name], images as Arrow data."""
+    features = FEATURES[name]
+    rows = [VIEWS[name]({**row, "image": None}) for row in batch.drop_columns(["image"]).to_pylist()]
+    table = pa.Table.from_pylist(rows, schema=features.arrow_schema)
+    images = batch.column("image")
+    if "image" in features:
+        return table.set_column(table.schema.get_field_index("image"), "image", images)
+    offsets = pa.array(range(0, batch.num_rows + 1), type=pa.int32())  # one image per row
+    image_lists = pa.ListArray.from_arrays(offsets, images, type=features.arrow_schema.field("images").type)
+    return table.set_column(table.schema.get_field_index("images"), "images", image_lists)

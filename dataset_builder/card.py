@@ -97,7 +97,9 @@ def render_dataset_card(output_dir: str | Path, report: BuildReport) -> DatasetC
         + [f"| `{name}` | {report.rows_out} | {CONFIG_DESCRIPTIONS[name]} |" for name in CONFIG_NAMES]
     )
     statistics = report.to_markdown().split("\n", 2)[2]  # the report without its title
-    charts = "\n".join(f"![{name.removesuffix('.png')}]({name})" for name in report.charts)
+    charts = "\n".join(
+        f"![{name.removesuffix('.png')}]({name})" for name in report.charts if (Path(output_dir) / name).is_file()
+    )
     content = CARD_TEMPLATE.format(
         card_data=card_data.to_yaml(),
         release=RELEASE_REPO_ID,
