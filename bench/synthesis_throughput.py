@@ -1,0 +1,112 @@
+"""Synthesis pipeline throughput against a loopback OpenAI-compatible server with fixed latency per request.
+
+The server (reward_funcs.testing.ScriptedOpenAIServer playing the three roles with
+dataset_builder.synthesis.testing.ScriptedRoles) runs in its own process, so the CPU measured here is the pipeline's
+alone: HTTP client, prompt rendering, parsing, grading, journal fsyncs, output writes.
+
+The bound. Each role has one endpoint with concurrency C and every request takes L seconds, so a role completes at
+most C / L requests per second. Every image needs a fixed mix of requests per role (below ~9 vlm, ~11 reasoner, ~1
+judge), so the busiest role -- the reasoner -- caps the whole pipeline: its achieved requests/s against C / L is the
+figure of merit (the others then run at their share of it). Achieved = requests sent / end-to-end wall time
+(start-up and the last images' drain included).
+
+    .venv/bin/python bench/synthesis_throughput.py                 # C=64, L=200 ms, M=600 images
+    .venv/bin/python bench/synthesis_throughput.py --quick         # M=150
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import tempfile
+import time
+from pathlib import Path
+
+TARGET = 0.90
+
+
+def serve(images_root: str, delay_s: float, port_pipe, stop_event) -> None:
+    from dataset_builder.synthesis.testing import ScriptedRoles
+    from reward_funcs.testing import ScriptedOpenAIServer
+
+    roles = ScriptedRoles(
+        images_root,
+        quirk_rates={"vlm_disagrees": 0.3, "judge_rejects": 0.1, "filter_rejects": 0.1, "malformed_question": 0.02},
+        delay_s=delay_s,
+    )
+    with ScriptedOpenAIServer(roles) as server:
+        port_pipe.send(server.port)
+        stop_event.wait(timeout=3600)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=600, help="M: images processed end to end")
+    parser.add_argument("--concurrency", type=int, default=64, help="C: max in-flight requests per role")
+    parser.add_argument("--latency", type=float, default=0.2, help="L: seconds the server takes per request")
+    parser.add_argument("--quick", action="store_true", help="M=150")
+    args = parser.parse_args()
+    if args.quick:
+        args.images = 150
+
+    from dataset_builder.synthesis import parse_config, synthesize
+    from dataset_builder.synthetic import write_synthetic_release
+
+    with tempfile.TemporaryDirectory() as tmp:
+        release = write_synthetic_release(Path(tmp) / "release", args.images, seed=0)
+        context = multiprocessing.get_context("spawn")
+        receive_port, send_port = context.Pipe(duplex=False)
+        stop = context.Event()
+        server = context.Process(target=serve, args=(str(release.images_root), args.latency, send_port, stop))
+        server.start()
+        try:
+            if not receive_port.poll(60):
+                raise SystemExit("the loopback server did not start within 60 s")
+            base_url = f"http://127.0.0.1:{receive_port.recv()}/v1"
+            endpoint = {"base_url": base_url, "max_concurrency": args.concurrency, "timeout": 60}
+            config = parse_config(
+                {
+                    "roles": {role: {"endpoints": [endpoint]} for role in ("vlm", "reasoner", "judge")},
+                    "pipeline": {"questions_per_image": 3, "max_refinement_turns": 2},
+                }
+            )
+            started = time.perf_counter()
+            summary = synthesize(config, release.images_root, Path(tmp) / "out", progress=False)
+            wall = time.perf_counter() - started
+        finally:
+            stop.set()
+            server.join(timeout=30)
+
+    stats, run = summary.stats, summary.stats["run"]
+    bound = args.concurrency / args.latency
+    role_requests = {role: t["requests"] for role, t in stats["tokens_per_role"].items()}
+    busiest = max(role_requests, key=role_requests.get)
+    total = sum(role_requests.values())
+    print(f"M={args.images} images, C={args.concurrency} per role, L={args.latency * 1000:.0f} ms, wall {wall:.1f} s")
+    print(f"{'role':<10}{'requests':>10}{'per image':>11}{'req/s':>10}{'bound C/L':>11}{'of bound':>10}")
+    for role, count in role_requests.items():
+        rate = count / wall
+        print(f"{role:<10}{count:>10}{count / args.images:>11.2f}{rate:>10.1f}{bound:>11.1f}{rate / bound:>10.1%}")
+    pipeline_bound = bound * total / role_requests[busiest]
+    print(
+        f"{'all':<10}{total:>10}{total / args.images:>11.2f}{total / wall:>10.1f}{pipeline_bound:>11.1f}"
+        f"{total / wall / pipeline_bound:>10.1%}"
+    )
+    print(
+        f"records {stats['records']}, agreement {stats['agreement_rate']}, "
+        f"re-evaluation acceptance {stats['reevaluation_acceptance_rate']}, images failed {run['images_failed']}"
+    )
+    print(
+        f"pipeline CPU {run['cpu_s']:.1f} s: {run['cpu_ms_per_record']} ms per record, "
+        f"{1000 * run['cpu_s'] / total:.2f} ms per request"
+    )
+    achieved = role_requests[busiest] / wall / bound
+    verdict = "PASS" if achieved >= TARGET else "SHORT"
+    print(
+        f"RESULT {busiest} requests/s vs bound C/L at C={args.concurrency}, L={args.latency * 1000:.0f} ms: "
+        f"{achieved:.1%} (target >= {TARGET:.0%}) {verdict}"
+    )
+
+
+if __name__ == "__main__":
+    main()
