@@ -1,12 +1,17 @@
-"""The MM-Vet grader: an OpenAI-compatible judge model fills the official few-shot grading table.
+"""Judge-model steps of the evaluation, through the project's OpenAI-compatible client.
 
-The prompt is MM-Vet's own (GPT-4 grader): the judge completes the last "Correctness" cell with 0.0 ... 1.0. As in the
+- MM-Vet grading (`judge_mmvet`): the judge fills the official few-shot grading table.
+- Answer extraction where the rules found none (`judge_unparsed`), on the benchmarks whose reference toolkit uses a
+  judge for that; the extracted answer is then graded by the same rules.
+
+The MM-Vet prompt is MM-Vet's own (GPT-4 grader): the judge completes the last "Correctness" cell with 0.0 ... 1.0. As in the
 reference, a reply that holds no score in [0, 1] is retried (with rising temperature); an item whose judge never
 answers usefully is scored 0 and counted as `judge_failed`, so the report shows it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -90,4 +95,47 @@ def judge_mmvet(records: list[dict], settings: JudgeSettings) -> list[dict]:
         logger.warning("MM-Vet judge gave no usable score for %d items; they score 0 (judge_failed)", len(pending))
     for record in pending:
         record.update(judge_score=0.0, correct=False, status="judge_failed")
+    return records
+
+
+EXTRACTION_PROMPT = """You read a model's response to a benchmark question and report the final answer it gives.
+Reply with the answer only: an option letter (or letters separated by commas) when options are listed, "yes" or "no"
+for a yes/no question, otherwise the number, expression or short phrase the response concludes with. Do not solve
+the question yourself. If the response gives no final answer, reply None.
+{options}
+Response:
+{response}
+
+Final answer:"""
+
+
+def extraction_messages(response: str, options: dict[str, str] | None) -> list[dict]:
+    listed = "Options:\n" + "\n".join(f"{k}. {v}" for k, v in options.items()) + "\n" if options else ""
+    return [{"role": "user", "content": EXTRACTION_PROMPT.format(options=listed, response=response)}]
+
+
+def judge_unparsed(records: list[dict], settings: JudgeSettings, score_item) -> list[dict]:
+    """Where the rules could not read an answer, the judge extracts it and the same rules grade the extraction.
+
+    This is what the reference toolkit does with a judge (answer extraction, then its own matching), minus its
+    random-option fallback: an answer the judge cannot find either stays unparsed and wrong.
+    """
+    pending = [r for r in records if r["status"] == "unparsed" and r.get("retry")]
+    if not pending:
+        return records
+    payloads = [json.loads(r["retry"]) for r in pending]
+    client = ChatClient([settings.endpoint()])
+    try:
+        replies = client.chat_many_sync(
+            [extraction_messages(p["raw"], p["item"].get("options")) for p in payloads], temperature=0.0
+        )
+    finally:
+        client.close()
+    for record, payload, reply in zip(pending, payloads, replies):
+        answer = "" if isinstance(reply, EndpointError) else reply.text.strip()
+        if not answer or answer.lower().rstrip(".") == "none":
+            continue
+        rescored = score_item(f"<answer>{answer}</answer>", payload["item"])
+        if rescored["status"] == "rule":
+            record.update(correct=rescored["correct"], extracted=rescored["extracted"], status="judge")
     return records

@@ -19,6 +19,7 @@ from lighteval.models.transformers.vlm_transformers_model import VLMTransformers
 from lighteval.pipeline import ParallelismManager, Pipeline, PipelineParameters
 from lighteval.tasks.lighteval_task import LightevalTask, LightevalTaskConfig
 from lighteval.tasks.registry import Registry
+from transformers.image_processing_utils import SizeDict
 
 from eval_tasks.judge import JudgeSettings
 from eval_tasks.results import benchmark_result, markdown_table, model_index
@@ -73,6 +74,12 @@ class RunConfig:
     batch_size: int = field(default=1, metadata={"help": "Generation batch size."})
     device: str | None = field(default=None, metadata={"help": "cuda or cpu (default: cuda when available)."})
     dtype: str | None = field(default=None, metadata={"help": "Model dtype, e.g. bfloat16 (default: from the model)."})
+    min_pixels: int | None = field(
+        default=None, metadata={"help": "Image processor min pixels (paper: 1003520 = 1280*28*28; OCRBench 78400)."}
+    )
+    max_pixels: int | None = field(
+        default=None, metadata={"help": "Image processor max pixels (paper: 12845056 = 16384*28*28)."}
+    )
     model_name: str | None = field(default=None, metadata={"help": "Name shown in the results table."})
     judge_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible judge URL (MM-Vet)."})
     judge_model: str | None = field(default=None, metadata={"help": "Judge model name served at judge_base_url."})
@@ -122,6 +129,7 @@ def run_evaluation(config: RunConfig) -> dict:
         evaluation_tracker=tracker,
         model_config=model_config,
     )
+    set_pixel_budget(pipeline.model.processor.image_processor, config.min_pixels, config.max_pixels)
     # lighteval 0.13's sample cache cannot read back VLM responses (ModelResponse(**row) TypeError on the stored
     # token arrays), so generations are not cached: with no cache the model's methods run directly.
     pipeline.model._cache = None
@@ -143,6 +151,17 @@ def run_evaluation(config: RunConfig) -> dict:
     results["model_index"] = model_index(results, results["model"])
     write_results(results, output_dir)
     return results
+
+
+def set_pixel_budget(image_processor, min_pixels: int | None, max_pixels: int | None) -> None:
+    """Qwen2.5-VL resizes every image to between min_pixels and max_pixels (the paper's settings differ from the
+    processor defaults); lighteval builds the processor itself, so the budget is set on it afterwards."""
+    if not (min_pixels or max_pixels):
+        return
+    size = image_processor.size
+    image_processor.size = SizeDict(
+        shortest_edge=min_pixels or size.shortest_edge, longest_edge=max_pixels or size.longest_edge
+    )
 
 
 def write_results(results: dict, output_dir: Path) -> None:

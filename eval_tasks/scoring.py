@@ -32,6 +32,8 @@ MAX_BARE_ANSWER_CHARS = 32
 _THINK_BLOCK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d[\d,]*\.?\d*(?:[eE][-+]?\d+)?|-?\.\d+")
 
+MAX_RETRY_CHARS = 4000  # the tail of an unparsed output kept for the judge
+
 STATUSES = ("rule", "judge", "unparsed", "needs_judge", "judge_failed")
 
 
@@ -54,9 +56,13 @@ def _free_form_prediction(completion: str) -> str | None:
     return None
 
 
-def _record(item: dict, keys: Iterable[str], correct: bool, status: str, extracted) -> dict:
+def _record(item: dict, keys: Iterable[str], correct: bool, status: str, extracted, completion: str = "") -> dict:
     record = {key: item.get(key) for key in keys}
     record.update(correct=bool(correct), status=status, extracted=None if extracted is None else str(extracted))
+    # What a judge needs to extract an answer the rules could not read (JSON text: one flat column in the details).
+    record["retry"] = (
+        json.dumps({"item": item, "raw": completion[-MAX_RETRY_CHARS:]}) if status == "unparsed" else None
+    )
     return record
 
 
@@ -65,14 +71,14 @@ def _choice_record(completion: str, item: dict, keys: Iterable[str]) -> dict:
     text, _ = answer_text(completion)
     letter = extract_choice(text, item["options"])
     if letter is None:
-        return _record(item, keys, False, "unparsed", None)
+        return _record(item, keys, False, "unparsed", None, completion)
     return _record(item, keys, letter == item["answer"], "rule", letter)
 
 
 def _free_record(completion: str, item: dict, keys: Iterable[str], **grade_kwargs) -> dict:
     prediction = _free_form_prediction(completion)
     if prediction is None:
-        return _record(item, keys, False, "unparsed", None)
+        return _record(item, keys, False, "unparsed", None, completion)
     return _record(item, keys, grade(prediction, item["answer"], **grade_kwargs), "rule", prediction)
 
 
@@ -129,11 +135,11 @@ def score_mathvista(completion: str, item: dict) -> dict:
         return _choice_record(completion, item, MATHVISTA_KEYS)
     prediction = _free_form_prediction(completion)
     if prediction is None:
-        return _record(item, MATHVISTA_KEYS, False, "unparsed", None)
+        return _record(item, MATHVISTA_KEYS, False, "unparsed", None, completion)
     if item["answer_type"] in ("integer", "float"):
         value = parse_number(prediction)
         if value is None:
-            return _record(item, MATHVISTA_KEYS, False, "unparsed", None)
+            return _record(item, MATHVISTA_KEYS, False, "unparsed", None, completion)
         gold = float(item["answer"])
         if item["answer_type"] == "integer":
             correct = math.isfinite(value) and int(value) == int(gold)
@@ -185,7 +191,7 @@ def score_mmmu(completion: str, item: dict) -> dict:
         return _choice_record(completion, item, keys)
     prediction = _free_form_prediction(completion)
     if prediction is None:
-        return _record(item, keys, False, "unparsed", None)
+        return _record(item, keys, False, "unparsed", None, completion)
     golds = item["answer"] if isinstance(item["answer"], list) else [item["answer"]]
     correct = any(grade(prediction, gold, question_type="fill-in-the-blank") for gold in golds)
     return _record(item, keys, correct, "rule", prediction)
@@ -219,7 +225,7 @@ def score_logicvista(completion: str, item: dict) -> dict:
     text, _ = answer_text(completion)
     letters = extract_choices(text, item["letters"])
     if not letters:
-        return _record(item, keys, False, "unparsed", None)
+        return _record(item, keys, False, "unparsed", None, completion)
     gold = sorted(set(re.findall(r"[A-Z]", item["answer"].upper())))
     return _record(item, keys, sorted(set(letters)) == gold, "rule", ", ".join(sorted(set(letters))))
 
@@ -273,20 +279,20 @@ def score_dynamath(completion: str, item: dict) -> dict:
     if short is None:
         short, explicit = answer_text(completion)
         if not explicit and len(short) > MAX_BARE_ANSWER_CHARS:
-            return _record(item, keys, False, "unparsed", None)
+            return _record(item, keys, False, "unparsed", None, completion)
     gold = str(item["answer"]).strip()
     if item["answer_type"] == "float":
         value = parse_number(short)
         if value is None:
-            return _record(item, keys, False, "unparsed", None)
+            return _record(item, keys, False, "unparsed", None, completion)
         return _record(item, keys, abs(value - float(gold)) <= 1e-3, "rule", value)
     if item["answer_type"] == "multiple choice":
         letter = re.sub(r"[^A-Za-z]", "", short)[:1].upper()
         if not letter:
-            return _record(item, keys, False, "unparsed", None)
+            return _record(item, keys, False, "unparsed", None, completion)
         return _record(item, keys, letter == gold.upper(), "rule", letter)
     if not short:
-        return _record(item, keys, False, "unparsed", None)
+        return _record(item, keys, False, "unparsed", None, completion)
     return _record(item, keys, short.lower() in gold.lower(), "rule", short)
 
 
@@ -346,7 +352,7 @@ def _yes_no_record(completion: str, item: dict, keys: Iterable[str]) -> dict:
     text, _ = answer_text(completion)
     verdict = extract_yes_no(text)
     if verdict is None:
-        return _record(item, keys, False, "unparsed", None)
+        return _record(item, keys, False, "unparsed", None, completion)
     return _record(item, keys, verdict == item["answer"], "rule", verdict)
 
 
@@ -413,7 +419,7 @@ def score_ocrbench(completion: str, item: dict) -> dict:
     keys = ("id", "question_type")
     text, _ = answer_text(completion)
     if not text:
-        return _record(item, keys, False, "unparsed", None)
+        return _record(item, keys, False, "unparsed", None, completion)
     if item["question_type"] == "Handwritten Mathematical Expression Recognition":
         prediction = re.sub(r"\s+", "", text)
         correct = any(re.sub(r"\s+", "", ref) in prediction for ref in item["answer"])

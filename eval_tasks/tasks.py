@@ -32,7 +32,7 @@ from lighteval.tasks.lighteval_task import LightevalTaskConfig
 from lighteval.tasks.requests import Doc, SamplingMethod
 
 from dataset_builder.schema import SYSTEM_PROMPT
-from eval_tasks.judge import JudgeSettings, judge_mmvet
+from eval_tasks.judge import JudgeSettings, judge_mmvet, judge_unparsed
 from eval_tasks.scoring import SCORERS
 from reward_funcs.grading import parse_options
 
@@ -253,7 +253,8 @@ class Benchmark:
     size: int  # items in the full evaluation set
     prompt_function: Callable[[dict, str], Doc]
     hf_filter: Callable[[dict], bool] | None = None
-    needs_judge: bool = False
+    needs_judge: bool = False  # only a judge can score it (MM-Vet)
+    judge_extracts: bool = True  # with a judge configured, it extracts answers the rules could not read
     # What decontamination compares with training items: the question text and the image column(s).
     question_column: str = "question"
     image_columns: tuple[str, ...] = ("image",)
@@ -337,8 +338,27 @@ BENCHMARKS: dict[str, Benchmark] = {
             "hallusionbench", "Hallu", "lmms-lab/HallusionBench", "default", ("image",), 951, prompt_hallusionbench
         ),
         Benchmark("ai2d", "AI2D", "lmms-lab/ai2d", "default", ("test",), 3088, prompt_ai2d),
-        Benchmark("ocrbench", "OCRBench", "echo840/OCRBench", "default", ("test",), 1000, prompt_ocrbench),
-        Benchmark("mmvet", "MMVet", "lmms-lab/MMVet", "default", ("test",), 218, prompt_mmvet, needs_judge=True),
+        Benchmark(
+            "ocrbench",
+            "OCRBench",
+            "echo840/OCRBench",
+            "default",
+            ("test",),
+            1000,
+            prompt_ocrbench,
+            judge_extracts=False,  # the reference never uses a judge here
+        ),
+        Benchmark(
+            "mmvet",
+            "MMVet",
+            "lmms-lab/MMVet",
+            "default",
+            ("test",),
+            218,
+            prompt_mmvet,
+            needs_judge=True,
+            judge_extracts=False,
+        ),
         Benchmark("mme", "MME", "lmms-lab/MME", "default", ("test",), 2374, prompt_mme),
     )
 }
@@ -356,16 +376,20 @@ class BenchmarkItemScore(SampleLevelComputation):
 
 
 class BenchmarkAggregate(CorpusLevelComputation):
-    """Over the corpus: the benchmark's dataset-level rule; MM-Vet asks the judge first when one is configured."""
+    """Over the corpus: the benchmark's dataset-level rule. With a judge configured, MM-Vet is graded by it and
+    unparsed answers elsewhere are extracted by it (then graded by the rules) before the rule is applied."""
 
     def __init__(self, benchmark: str, judge: JudgeSettings | None = None):
         self.benchmark = benchmark
         self.judge = judge
 
     def compute_corpus(self, items: list[dict]) -> dict[str, float]:
-        _, aggregate = SCORERS[self.benchmark]
-        if BENCHMARKS[self.benchmark].needs_judge and self.judge is not None:
+        score_item, aggregate = SCORERS[self.benchmark]
+        benchmark = BENCHMARKS[self.benchmark]
+        if self.judge is not None and benchmark.needs_judge:
             judge_mmvet(items, self.judge)
+        if self.judge is not None and benchmark.judge_extracts:
+            judge_unparsed(items, self.judge, score_item)
         return aggregate(items)
 
 

@@ -14,7 +14,7 @@ from eval_tasks.decontaminate import DecontaminationConfig, decontaminate, dhash
 from eval_tasks.fixtures import write_benchmark_fixtures
 from eval_tasks.judge import JudgeSettings, judge_mmvet, parse_judge_score
 from eval_tasks.results import markdown_table, model_index
-from eval_tasks.scoring import aggregate_mmvet, score_mmvet
+from eval_tasks.scoring import SCORERS, aggregate_mmvet, score_mmvet
 from eval_tasks.tasks import BENCHMARKS
 from reward_funcs.testing import Reply, ScriptedOpenAIServer
 
@@ -39,7 +39,7 @@ def test_runner_end_to_end_on_tiny_model(tiny_model_dir, benchmark_dir, tmp_path
     output_dir = tmp_path / "eval"
     code = main(
         ["run", "--model", str(tiny_model_dir), "--tasks", "mmstar,mme", "--data-dir", str(benchmark_dir),
-         "--output-dir", str(output_dir), "--max-samples", "2", "--max-new-tokens", "4", "--device", "cpu"]
+         "--output-dir", str(output_dir), "--max-samples", "2", "--max-new-tokens", "4", "--device", "cpu", "--max-pixels", "3136"]
     )  # fmt: skip
     assert code == 0
     results = json.loads((output_dir / "results.json").read_text())
@@ -141,3 +141,25 @@ def test_decontaminate_finds_image_and_question_overlap(benchmark_dir, tmp_path)
     for config_name in ("default", "rl", "sft"):
         clean_ids = set(pq.read_table(tmp_path / "clean" / config_name).column("id").to_pylist())
         assert len(clean_ids) == 12 and not clean_ids & leaked_ids
+
+
+def test_judge_extracts_unparsed_answers_then_rules_grade_them():
+    from eval_tasks.tasks import BenchmarkAggregate
+
+    item = {"index": "0", "category": "c", "answer": "B", "options": {"A": "cat", "B": "dog", "C": "cow", "D": "hen"}}
+    rambling = "Looking at the animal, its ears and tail suggest the second choice of the list, I would say. " * 2
+    records = [
+        SCORERS["mmstar"][0](rambling, item),
+        SCORERS["mmstar"][0]("Hard to tell. " * 10, {**item, "index": "1"}),
+    ]
+    assert [r["status"] for r in records] == ["unparsed", "unparsed"]
+
+    def extractor(request):
+        return Reply(text="B" if "second choice" in request.last_text else "None")
+
+    with ScriptedOpenAIServer(extractor) as server:
+        settings = JudgeSettings(base_url=server.base_url, model="judge")
+        result = BenchmarkAggregate("mmstar", settings).compute_corpus(records)
+        assert "B. dog" in server.requests[0].last_text
+    assert [(r["status"], r["correct"]) for r in records] == [("judge", True), ("unparsed", False)]
+    assert (result["score"], result["n_judge"], result["n_unparsed"]) == (50.0, 1, 1)
