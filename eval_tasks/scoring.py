@@ -283,6 +283,10 @@ def score_dynamath(completion: str, item: dict) -> dict:
     gold = str(item["answer"]).strip()
     if item["answer_type"] == "float":
         value = parse_number(short)
+        if value is not None and "π" in short:  # "2π" (the reference converts π answers the same way)
+            value *= math.pi
+        elif "π" in short:
+            value = math.pi
         if value is None:
             return _record(item, keys, False, "unparsed", None, completion)
         return _record(item, keys, abs(value - float(gold)) <= 1e-3, "rule", value)

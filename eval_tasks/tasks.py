@@ -18,6 +18,7 @@ Offline, use `python -m eval_tasks run`, which loads only these tasks.
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 import string
@@ -78,7 +79,10 @@ def prompt_mathvista(line: dict, task_name: str = "") -> Doc:
     options = {LETTERS[i]: str(c) for i, c in enumerate(choices)}
     gold = line["answer"]
     if line["question_type"] == "multi_choice":
-        gold = next(letter for letter, text in options.items() if text == line["answer"])
+        matches = [letter for letter, text in options.items() if text == line["answer"]]
+        if not matches:
+            raise ValueError(f"answer {line['answer']!r} is not one of the choices {choices}")
+        gold = matches[0]
     specific = {
         "pid": str(line["pid"]),
         "question_type": line["question_type"],
@@ -128,7 +132,7 @@ def prompt_dynamath(line: dict, task_name: str = "") -> Doc:
     instruction = DYNAMATH_TYPE_INSTRUCTION.get(line["answer_type"], DYNAMATH_DEFAULT_INSTRUCTION)
     query = line["question"] + DYNAMATH_GUIDE.format(instruction=instruction)
     specific = {
-        "qid": str(line["qid"]),
+        "qid": str(line["qid"] if "qid" in line else line["id"]),  # seed question: its variants share it
         "variant": str(line["id"]),
         "answer_type": line["answer_type"],
         "answer": str(line["ground_truth"]),
@@ -412,6 +416,15 @@ class TaskOptions:
     generation_size: int = field(default=GENERATION_SIZE, metadata={"help": "max_new_tokens per answer."})
 
 
+def prompt_with_context(benchmark_name: str, line: dict, task_name: str = "") -> Doc:
+    """The benchmark's prompt function; a row it cannot read is reported with the benchmark, row and field."""
+    try:
+        return BENCHMARKS[benchmark_name].prompt_function(line, task_name)
+    except (KeyError, ValueError, TypeError, SyntaxError) as error:
+        field_hint = f"missing field {error}" if isinstance(error, KeyError) else str(error)
+        raise ValueError(f"{benchmark_name}: row {line.get('__index', '?')}: {field_hint}") from error
+
+
 def task_config(benchmark: Benchmark, options: TaskOptions) -> LightevalTaskConfig:
     if options.data_dir:
         local = Path(options.data_dir) / benchmark.name
@@ -422,7 +435,7 @@ def task_config(benchmark: Benchmark, options: TaskOptions) -> LightevalTaskConf
         repo, subset = benchmark.hub_repo, benchmark.hub_subset
     return LightevalTaskConfig(
         name=benchmark.task_name,
-        prompt_function=benchmark.prompt_function,
+        prompt_function=functools.partial(prompt_with_context, benchmark.name),
         hf_repo=repo,
         hf_subset=subset,
         hf_filter=benchmark.hf_filter,

@@ -374,3 +374,18 @@ def test_mmvet_without_judge_is_not_scored():
     records, result = score("mmvet", [(row, "<answer>3</answer>")])
     assert records[0]["status"] == "needs_judge" and records[0]["capability"] == ["rec", "math"]
     assert math.isnan(result["score"]) and result["needs_judge"] == 1.0 and result["n_needs_judge"] == 1
+
+
+def test_bad_rows_name_benchmark_row_and_field():
+    from eval_tasks.tasks import prompt_with_context
+
+    with pytest.raises(ValueError, match=r"mmstar: row 3: missing field 'index'"):
+        prompt_with_context("mmstar", {"__index": 3, "question": "q", "image": IMAGE})
+    bad_choice = {**mathvista_row("9", "multi_choice", "text", "9", ["1", "2"]), "__index": 0}
+    with pytest.raises(ValueError, match=r"mathvista: row 0: answer '9' is not one of the choices"):
+        prompt_with_context("mathvista", bad_choice)
+
+
+def test_dynamath_pi_answers():
+    pi_row = dynamath_row(4, 1, "float", "6.283")
+    assert SCORERS["dynamath"][0]('{"solution": "", "short answer": "2π"}', item("dynamath", pi_row))["correct"]
