@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -99,6 +100,12 @@ def main() -> None:
     print(
         f"pipeline CPU {run['cpu_s']:.1f} s: {run['cpu_ms_per_record']} ms per record, "
         f"{1000 * run['cpu_s'] / total:.2f} ms per request"
+    )
+    cpu_per_request = run["cpu_s"] / total
+    ceiling = role_requests[busiest] / total / cpu_per_request  # busiest role's req/s if one core did nothing else
+    print(
+        f"one-core CPU ceiling for {busiest}: {ceiling:.0f} req/s ({ceiling / bound:.0%} of C/L); "
+        f"this run got {run['cpu_s'] / wall:.0%} of a core (machine load average {os.getloadavg()[0]:.1f})"
     )
     achieved = role_requests[busiest] / wall / bound
     verdict = "PASS" if achieved >= TARGET else "SHORT"

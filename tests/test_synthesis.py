@@ -3,9 +3,9 @@ judge, with per-image quirks (disagreement, judge rejection, filter rejection, m
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
+from collections import Counter
 
 import pytest
 
@@ -20,6 +20,7 @@ from dataset_builder.synthesis import (
     synthesize,
 )
 from dataset_builder.synthesis.journal import DurableJsonl
+from dataset_builder.synthesis.pipeline import split_config
 from dataset_builder.synthesis.testing import ScriptedRoles, request_hash
 from dataset_builder.synthetic import write_synthetic_release
 from reward_funcs.testing import Reply, ScriptedOpenAIServer
@@ -60,21 +61,25 @@ def read_jsonl(path):
 
 
 class Faulty:
-    """Fails every 5th request with a 500, every 7th with a 429 and every 11th by dropping the connection."""
+    """Fails the first attempt of some requests (picked by a hash of the request): a 500, a 429 or a dropped
+    connection; the retry gets the real reply."""
 
     def __init__(self, responder):
         self.responder = responder
-        self.calls = itertools.count(1)
+        self.attempts = Counter()
         self.lock = threading.Lock()
 
     def __call__(self, request):
+        digest = request_hash(request.body)
         with self.lock:
-            n = next(self.calls)
-        if n % 5 == 0:
+            self.attempts[digest] += 1
+            first = self.attempts[digest] == 1
+        pick = int(digest, 16) % 6
+        if first and pick == 0:
             return Reply(status=500)
-        if n % 7 == 0:
+        if first and pick == 1:
             return Reply(status=429, headers={"Retry-After": "0"})
-        if n % 11 == 0:
+        if first and pick == 2:
             return Reply(drop=True)
         return self.responder(request)
 
@@ -246,3 +251,19 @@ def test_shards_partition_the_images(images, tmp_path):
     assert all(in_shard(p, 0, 2) for p in seen[0])
     assert all(count == 1 for count in roles.by_hash.values())
     assert len(roles.by_hash) == len({request_hash(r.body) for r in server.requests})
+
+
+def test_worker_processes_share_the_run_and_its_concurrency(images, quirks, tmp_path):
+    roles = ScriptedRoles(images, quirks=quirks)
+    with ScriptedOpenAIServer(roles) as server:
+        config = make_config(server, concurrency=3)
+        summary = synthesize(config, images, tmp_path / "out", workers=2, progress=False)
+    records = read_jsonl(tmp_path / "out" / "records.jsonl")
+    assert len(records) == len({r["provenance"]["record_id"] for r in records}) == 10
+    assert summary.stats["records"] == 10 and summary.stats["run"]["workers"] == 2
+    assert summary.stats["run"]["client"]["vlm"]["requests"] == summary.stats["tokens_per_role"]["vlm"]["requests"]
+    assert all(count == 1 for count in roles.by_hash.values())
+    shares = [split_config(config, 2, j).roles["vlm"].endpoints[0].max_concurrency for j in range(2)]
+    assert shares == [2, 1]
+    with pytest.raises(ValueError, match="max_concurrency 3, fewer than --workers 4"):
+        split_config(config, 4, 0)

@@ -41,6 +41,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         metavar="I/N",
         help="process shard I of N (split by a stable hash of the image path); give each shard its own --output-dir",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes on this machine sharing the shard and the endpoints' concurrency (when one CPU core cannot "
+        "keep up with the endpoints)",
+    )
     parser.add_argument("--limit", type=int, default=None, help="process at most this many images of the shard")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_synthesize)
@@ -56,6 +63,7 @@ def run_synthesize(args: argparse.Namespace) -> int:
             args.output_dir,
             shard=args.shard,
             limit=args.limit,
+            workers=args.workers,
             progress=not args.no_progress,
         )
     except ValueError as err:

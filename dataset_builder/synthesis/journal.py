@@ -18,11 +18,14 @@ from pathlib import Path
 
 
 class DurableJsonl:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, repair_tail: bool = True):
+        """repair_tail=False when another process may be appending (the caller repaired the file before)."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._cut_torn_tail()
-        self._file = open(self.path, "a", encoding="utf-8")
+        if repair_tail:
+            self._cut_torn_tail()
+        # O_APPEND + one os.write per batch: appends from several worker processes never interleave inside a line.
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._queue: queue.Queue = queue.Queue()
         self._writer = threading.Thread(target=self._write_loop, name=f"journal-{self.path.name}", daemon=True)
         self._writer.start()
@@ -50,6 +53,8 @@ class DurableJsonl:
         """Streams the rows already on disk (call before appending from this process)."""
         with open(self.path, encoding="utf-8") as handle:
             for number, line in enumerate(handle, start=1):
+                if not line.endswith("\n"):  # a line still being appended by another process
+                    return
                 if not line.strip():
                     continue
                 try:
@@ -82,9 +87,10 @@ class DurableJsonl:
                 batch.append(item)
             error = None
             try:
-                self._file.write("".join(line for line, _, _ in batch))
-                self._file.flush()
-                os.fsync(self._file.fileno())
+                data = "".join(line for line, _, _ in batch).encode("utf-8")
+                while data:
+                    data = data[os.write(self._fd, data) :]
+                os.fsync(self._fd)
             except OSError as err:  # disk full, etc.: every waiting coroutine sees it
                 error = err
             for _, loop, done in batch:
@@ -93,7 +99,7 @@ class DurableJsonl:
     def close(self) -> None:
         self._queue.put(None)
         self._writer.join(timeout=30)
-        self._file.close()
+        os.close(self._fd)
 
 
 def _settle(done: asyncio.Future, error: BaseException | None) -> None:

@@ -15,9 +15,13 @@ import hashlib
 import json
 import logging
 import mimetypes
+import multiprocessing
+import queue
 import time
+import traceback
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -124,7 +128,9 @@ class ImageContext:
 
 
 class SynthesisRun:
-    def __init__(self, config: SynthesisConfig, images_dir: str | Path, output_dir: str | Path):
+    def __init__(
+        self, config: SynthesisConfig, images_dir: str | Path, output_dir: str | Path, *, repair_tails: bool = True
+    ):
         self.config = config
         self.images_dir = Path(images_dir)
         self.output_dir = Path(output_dir)
@@ -137,9 +143,9 @@ class SynthesisRun:
             for role in ROLES
         }
         self.model_by_endpoint = {role: {e.base_url: e.model for e in config.roles[role].endpoints} for role in ROLES}
-        self.journal = DurableJsonl(self.output_dir / "checkpoint" / "journal.jsonl")
-        self.records = DurableJsonl(self.output_dir / "records.jsonl")
-        self.rejected = DurableJsonl(self.output_dir / "rejected.jsonl")
+        self.journal = DurableJsonl(self.output_dir / "checkpoint" / "journal.jsonl", repair_tail=repair_tails)
+        self.records = DurableJsonl(self.output_dir / "records.jsonl", repair_tail=repair_tails)
+        self.rejected = DurableJsonl(self.output_dir / "rejected.jsonl", repair_tail=repair_tails)
         # What earlier runs finished: whole images (with their counters), output ids, and replies to replay.
         self.finished: dict[str, dict] = {}
         pending: dict[str, dict] = {}
@@ -270,29 +276,29 @@ class SynthesisRun:
         )
         self.rejected_ids.add(rid)
 
-    # -- the whole shard ------------------------------------------------------------------------------------------
-    async def run(self, images: list[str], *, progress: bool = True) -> RunSummary:
-        started, cpu_started = time.perf_counter(), time.process_time()
+    # -- a list of images -----------------------------------------------------------------------------------------
+    async def run(self, images: list[str], *, on_progress: Callable[[int], None] = lambda n: None) -> WorkerResult:
+        """Processes the images not finished by an earlier run; calls on_progress(n) as n more images are done."""
+        cpu_started = time.process_time()
         todo = [image for image in images if image not in self.finished]
+        on_progress(len(images) - len(todo))
         in_flight = self.config.pipeline.max_images_in_flight or 2 * sum(
             e.max_concurrency for role in self.config.roles.values() for e in role.endpoints
         )
         slots = asyncio.Semaphore(in_flight)
-        bar = tqdm(total=len(images), initial=len(images) - len(todo), unit="img", disable=not progress)
-        new_counters: list[Counter] = []
+        new_counters: list[dict] = []
         errors: list[BaseException] = []
 
         async def one(image_path: str) -> None:
             try:
                 counters = await self.process_image(image_path)
                 if counters is not None:
-                    new_counters.append(counters)
+                    new_counters.append(dict(counters))
             except Exception as err:  # a bug, or the disk failing: stop scheduling, surface it
                 errors.append(err)
             finally:
                 slots.release()
-                bar.update(1)
-                bar.set_postfix(records=len(self.written_ids), failed=len(self.failures), refresh=False)
+                on_progress(1)
 
         tasks = []
         for image_path in todo:
@@ -301,33 +307,48 @@ class SynthesisRun:
                 break
             tasks.append(asyncio.create_task(one(image_path)))
         await asyncio.gather(*tasks)
-        bar.close()
         for client in self.clients.values():
             await client.aclose()
         if errors:
             raise errors[0]
-        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        run_info = {
-            "images_in_shard": len(images),
-            "images_done_before": len(images) - len(todo),
-            "images_processed": len(new_counters),
-            "images_failed": len(self.failures),
-            "records_written": self.records_this_run,
-            "wall_s": wall,
-            "cpu_s": cpu,
-            "client": {role: client.usage.as_dict() for role, client in self.clients.items()},
-        }
-        summaries = [*self.finished.values(), *new_counters]
-        stats = build_stats(summaries, run_info, new_counters)
-        write_stats(stats, self.output_dir)
-        with open(self.output_dir / "failed.jsonl", "w", encoding="utf-8") as handle:
-            for failure in self.failures:
-                handle.write(json.dumps(failure) + "\n")
-        return RunSummary(self.output_dir, len(images), len(self.failures), self.records_this_run, stats)
+        return WorkerResult(
+            earlier_counters=[self.finished[image] for image in images if image in self.finished],
+            new_counters=new_counters,
+            failures=self.failures,
+            records_written=self.records_this_run,
+            cpu_s=time.process_time() - cpu_started,
+            usage={role: client.usage.as_dict() for role, client in self.clients.items()},
+        )
 
     def close(self) -> None:
         for output in (self.journal, self.records, self.rejected):
             output.close()
+
+
+@dataclass
+class WorkerResult:
+    earlier_counters: list[dict]  # images of this run's list that earlier runs finished
+    new_counters: list[dict]  # images finished now
+    failures: list[dict]
+    records_written: int
+    cpu_s: float
+    usage: dict[str, dict]
+
+
+def run_images(
+    config: SynthesisConfig,
+    images_dir: str | Path,
+    output_dir: str | Path,
+    images: list[str],
+    on_progress: Callable[[int], None] = lambda n: None,
+    *,
+    repair_tails: bool = True,
+) -> WorkerResult:
+    run = SynthesisRun(config, images_dir, output_dir, repair_tails=repair_tails)
+    try:
+        return asyncio.run(run.run(images, on_progress=on_progress))
+    finally:
+        run.close()
 
 
 def synthesize(
@@ -337,22 +358,128 @@ def synthesize(
     *,
     shard: tuple[int, int] = (0, 1),
     limit: int | None = None,
+    workers: int = 1,
     progress: bool = True,
 ) -> RunSummary:
-    """Synthesizes QA records for the images of one shard into output_dir (resuming whatever is there)."""
+    """Synthesizes QA records for the images of one shard into output_dir, resuming whatever is there.
+
+    workers > 1 splits the images over that many processes on this machine (each endpoint's max_concurrency is
+    divided between them), for when one Python process cannot keep up with the endpoints.
+    Statistics cover the images of this call (the shard, or its first `limit` images).
+    """
     index, count = shard
     if not 0 <= index < count:
         raise ValueError(f"--shard {index}/{count}: need 0 <= i < n")
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
     images = [image for image in list_images(images_dir) if in_shard(image, index, count)]
     if limit is not None:
         images = images[:limit]
     output_dir = Path(output_dir)
     _check_same_run(output_dir, {"images": str(Path(images_dir).resolve()), "shard": f"{index}/{count}"})
-    run = SynthesisRun(config, images_dir, output_dir)
+    started = time.perf_counter()
+    with tqdm(total=len(images), unit="img", disable=not progress) as bar:
+        if workers == 1:
+            results = [run_images(config, images_dir, output_dir, images, bar.update)]
+        else:
+            results = _run_workers(config, images_dir, output_dir, images, workers, bar.update)
+    return _finish(output_dir, images, results, time.perf_counter() - started)
+
+
+def _run_workers(config, images_dir, output_dir, images, workers, on_progress) -> list[WorkerResult]:
+    for name in ("checkpoint/journal.jsonl", "records.jsonl", "rejected.jsonl"):
+        DurableJsonl(Path(output_dir) / name).close()  # cut torn tails once, before several processes append
+    context = multiprocessing.get_context("spawn")
+    messages = context.Queue()
+    processes = [
+        context.Process(
+            target=_worker_main,
+            args=(split_config(config, workers, j), images_dir, output_dir, images[j::workers], messages, j),
+            name=f"synthesis-worker-{j}",
+        )
+        for j in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    results: dict[int, WorkerResult] = {}
     try:
-        return asyncio.run(run.run(images, progress=progress))
+        while len(results) < workers:
+            try:
+                kind, j, payload = messages.get(timeout=1.0)
+            except queue.Empty:
+                dead = [p for j, p in enumerate(processes) if j not in results and p.exitcode is not None]
+                if dead:
+                    raise RuntimeError(f"{dead[0].name} died with exit code {dead[0].exitcode}") from None
+                continue
+            if kind == "progress":
+                on_progress(payload)
+            elif kind == "result":
+                results[j] = payload
+            else:
+                raise RuntimeError(f"synthesis worker {j} failed:\n{payload}")
     finally:
-        run.close()
+        for process in processes:
+            if process.is_alive() and len(results) < workers:
+                process.terminate()
+            process.join(timeout=30)
+    return [results[j] for j in range(workers)]
+
+
+def _worker_main(config, images_dir, output_dir, images, messages, index) -> None:
+    try:
+
+        def report(n: int) -> None:
+            messages.put(("progress", index, n))
+
+        result = run_images(config, images_dir, output_dir, images, report, repair_tails=False)
+        messages.put(("result", index, result))
+    except BaseException:
+        messages.put(("error", index, traceback.format_exc()))
+
+
+def split_config(config: SynthesisConfig, workers: int, index: int) -> SynthesisConfig:
+    """Worker `index`'s share of every endpoint's concurrency (the shares add up to the configured limits)."""
+    roles = {}
+    for name, role in config.roles.items():
+        endpoints = []
+        for endpoint in role.endpoints:
+            if endpoint.max_concurrency < workers:
+                raise ValueError(
+                    f"roles.{name}: endpoint {endpoint.base_url} has max_concurrency {endpoint.max_concurrency}, "
+                    f"fewer than --workers {workers}"
+                )
+            share = endpoint.max_concurrency // workers + (index < endpoint.max_concurrency % workers)
+            endpoints.append(replace(endpoint, max_concurrency=share))
+        roles[name] = replace(role, endpoints=endpoints)
+    in_flight = config.pipeline.max_images_in_flight
+    pipeline = replace(config.pipeline, max_images_in_flight=-(-in_flight // workers) if in_flight else 0)
+    return replace(config, roles=roles, pipeline=pipeline)
+
+
+def _finish(output_dir: Path, images: list[str], results: list[WorkerResult], wall: float) -> RunSummary:
+    new_counters = [c for r in results for c in r.new_counters]
+    failures = [f for r in results for f in r.failures]
+    usage: dict[str, Counter] = {}
+    for result in results:
+        for role, numbers in result.usage.items():
+            usage.setdefault(role, Counter()).update(numbers)
+    run_info = {
+        "images_in_shard": len(images),
+        "images_done_before": sum(len(r.earlier_counters) for r in results),
+        "images_processed": len(new_counters),
+        "images_failed": len(failures),
+        "records_written": sum(r.records_written for r in results),
+        "workers": len(results),
+        "wall_s": wall,
+        "cpu_s": sum(r.cpu_s for r in results),
+        "client": {role: dict(numbers) for role, numbers in usage.items()},
+    }
+    stats = build_stats([c for r in results for c in (*r.earlier_counters, *r.new_counters)], run_info, new_counters)
+    write_stats(stats, output_dir)
+    with open(output_dir / "failed.jsonl", "w", encoding="utf-8") as handle:
+        for failure in failures:
+            handle.write(json.dumps(failure) + "\n")
+    return RunSummary(output_dir, len(images), len(failures), run_info["records_written"], stats)
 
 
 def _check_same_run(output_dir: Path, identity: dict) -> None:
