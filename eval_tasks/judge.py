@@ -127,7 +127,7 @@ def judge_unparsed(records: list[dict], settings: JudgeSettings, score_item) -> 
     client = ChatClient([settings.endpoint()])
     try:
         replies = client.chat_many_sync(
-            [extraction_messages(p["raw"], p["item"].get("options")) for p in payloads], temperature=0.0
+            [extraction_messages(p["raw"], p["item"].get("options")) for p in payloads], temperature=0.0, max_tokens=64
         )
     finally:
         client.close()
