@@ -1,7 +1,11 @@
 """Benchmark: build N synthetic release records with the streaming builder vs the naive path, peak RSS and records/s.
 
-    .venv/bin/python bench/dataset_build.py            # N = 10K and 120K, 512x512 JPEG/PNG images (262K px)
+    .venv/bin/python bench/dataset_build.py            # N = 10K (512x512 images, 262K px) and 120K (256x256)
     .venv/bin/python bench/dataset_build.py --quick    # N = 1K and 4K, for a smoke run
+
+Images are synthetic shapes (JPEG for photo sources, PNG for charts/diagrams), so they compress far better than real
+photos (~5 KB instead of ~50-100 KB at 512x512). At 120K they are 256x256 (65K px) because generating 120K
+512x512 images takes ~40 min on the shared 2-core machine; `--large-image-size 512 512` measures that instead.
 
 Each path runs in its own subprocess, which reports its own peak RSS (getrusage ru_maxrss), so the peaks are
 independent. Both paths read the same records and the same unpacked image folder. The builder's time covers the
@@ -75,6 +79,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 120_000])
     parser.add_argument("--image-size", type=int, nargs=2, default=[512, 512], metavar=("W", "H"))
+    parser.add_argument(
+        "--large-image-size",
+        type=int,
+        nargs=2,
+        default=[256, 256],
+        metavar=("W", "H"),
+        help="image size for N >= 100K (generation time on a shared 2-core machine)",
+    )
     parser.add_argument("--quick", action="store_true", help="N = 1K and 4K")
     parser.add_argument("--work-dir", help="where inputs and outputs go (default: a temp dir, removed after)")
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
@@ -92,20 +104,24 @@ def main() -> int:
     from dataset_builder.synthetic import write_synthetic_release
 
     sizes = [1_000, 4_000] if args.quick else args.sizes
-    image_size = tuple(args.image_size)
     work_dir = Path(args.work_dir or tempfile.mkdtemp(prefix="bench-dataset-build-"))
-    print(f"images: {image_size[0]}x{image_size[1]} ({image_size[0] * image_size[1] / 1000:.0f}K px) synthetic shapes")
     results = []
     try:
         for n in sizes:
             run_dir = work_dir / f"n{n}"
             started = time.perf_counter()
+            image_size = tuple(args.large_image_size if n >= 100_000 else args.image_size)
             release = write_synthetic_release(run_dir / "release", n, seed=0, image_size=image_size)
             input_mb = sum(p.stat().st_size for p in release.images_root.rglob("*") if p.is_file()) / 2**20
-            print(f"N={n}: generated in {time.perf_counter() - started:.0f} s, images {input_mb:.0f} MB", flush=True)
+            print(
+                f"N={n}: generated in {time.perf_counter() - started:.0f} s, {image_size[0]}x{image_size[1]} images "
+                f"({image_size[0] * image_size[1] / 1000:.0f}K px), {input_mb:.0f} MB",
+                flush=True,
+            )
             for path_name in ("build", "naive", "naive-embed"):
                 result = run_worker(path_name, release.records_path, release.images_root, run_dir / f"out-{path_name}")
                 result.update(n=n, path=path_name, records_per_s=result["rows"] / result["seconds"])
+                result["image_px"] = f"{image_size[0]}x{image_size[1]}"
                 output_mb = sum(p.stat().st_size for p in (run_dir / f"out-{path_name}").rglob("*.parquet")) / 2**20
                 result["parquet_mb"] = output_mb
                 results.append(result)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
@@ -31,6 +32,9 @@ from dataset_builder.views import FEATURES, VIEWS
 
 # Formats PIL may open (checked in this order): the bundle's JPEGs and PNGs first, then other web formats.
 IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+# Images read ahead of the writer, and the threads reading them.
+IMAGE_PREFETCH = 64
+IMAGE_READ_THREADS = 4
 # Rows per Arrow record batch / Parquet row group: small, since each row carries an image.
 WRITER_BATCH_SIZE = 100
 
@@ -94,45 +98,79 @@ class WeThinkBuilder(datasets.GeneratorBasedBuilder):
         return [datasets.SplitGenerator(name=datasets.Split.TRAIN)]
 
     def _generate_examples(self):
+        """Reads records in order; images of the next IMAGE_PREFETCH records are read and checked by a few threads
+        meanwhile (file and zip reads release the GIL), then rows are checked and yielded in record order."""
         seen: dict[str, tuple[str, int]] = {}
         images = ImageStore(self.image_roots)
         try:
-            for path in self.record_files:
-                for raw in iter_raw_records(path):
-                    self.report.rows_in += 1
-                    try:
-                        row, width, height = self._row(raw, images, seen)
-                    except BadRecordError as error:
-                        if self.on_error == "raise" or self.rejected_file is None:
-                            raise
-                        self.report.add_rejected(_reason_key(error))
-                        self.rejected_file.write(json.dumps(_rejected_entry(raw, error), ensure_ascii=False) + "\n")
-                        continue
-                    seen[row["id"]] = (raw.file, raw.line)
-                    self.report.add_row(row, width, height)
-                    yield row["id"], row
+            with ThreadPoolExecutor(IMAGE_READ_THREADS) as pool:
+                for chunk in _chunks(self._raw_records(), IMAGE_PREFETCH):
+                    pending = [self._start(raw, images, pool) for raw in chunk]
+                    for raw, row, error, image in pending:
+                        if error is None and row["id"] in seen:
+                            file, line = seen[row["id"]]
+                            reason = f"duplicate id {row['id']!r} (first seen at {file}:{line})"
+                            error = BadRecordError(raw.file, raw.line, "id", reason)
+                        if error is None:
+                            try:
+                                data, width, height = image.result()
+                            except BadRecordError as image_error:
+                                error = image_error
+                        if error is not None:
+                            self._reject(raw, error)
+                            continue
+                        # Bytes are stored as published (no re-encoding), without a path so that a same-named local
+                        # file can never stand in for them.
+                        row["image"] = {"bytes": data, "path": None}
+                        seen[row["id"]] = (raw.file, raw.line)
+                        self.report.add_row(row, width, height)
+                        yield row["id"], row
         finally:
             images.close()
 
+    def _raw_records(self):
+        for path in self.record_files:
+            for raw in iter_raw_records(path):
+                self.report.rows_in += 1
+                yield raw
+
     @staticmethod
-    def _row(raw: RawRecord, images: ImageStore, seen: dict) -> tuple[dict, int, int]:
-        row = normalize_record(raw)
-        if row["id"] in seen:
-            file, line = seen[row["id"]]
-            raise BadRecordError(raw.file, raw.line, "id", f"duplicate id {row['id']!r} (first seen at {file}:{line})")
+    def _start(raw: RawRecord, images: ImageStore, pool: ThreadPoolExecutor):
+        """Normalizes a record and starts reading its image: (raw, row, error, image future)."""
         try:
-            data = images.read(row["image_path"])
-        except (FileNotFoundError, OSError) as error:
-            raise BadRecordError(raw.file, raw.line, "image_path", f"missing image: {error}") from None
-        try:
-            width, height = inspect_image(data)
-        except Exception as error:  # PIL raises many types for a bad file; all mean the same here
-            raise BadRecordError(
-                raw.file, raw.line, "image_path", f"corrupt image {row['image_path']!r}: {error}"
-            ) from None
-        # Bytes are stored as published (no re-encoding); no path, so a same-named local file can never replace them.
-        row["image"] = {"bytes": data, "path": None}
-        return row, width, height
+            row = normalize_record(raw)
+        except BadRecordError as error:
+            return raw, None, error, None
+        return raw, row, None, pool.submit(_load_image, images, row["image_path"], raw)
+
+    def _reject(self, raw: RawRecord, error: BadRecordError) -> None:
+        if self.on_error == "raise" or self.rejected_file is None:
+            raise error
+        self.report.add_rejected(_reason_key(error))
+        self.rejected_file.write(json.dumps(_rejected_entry(raw, error), ensure_ascii=False) + "\n")
+
+
+def _load_image(images: ImageStore, image_path: str, raw: RawRecord) -> tuple[bytes, int, int]:
+    try:
+        data = images.read(image_path)
+    except OSError as error:  # FileNotFoundError, or a zip member that cannot be read
+        raise BadRecordError(raw.file, raw.line, "image_path", f"missing image: {error}") from None
+    try:
+        width, height = inspect_image(data)
+    except Exception as error:  # PIL raises many types for a bad file; all mean the same here
+        raise BadRecordError(raw.file, raw.line, "image_path", f"corrupt image {image_path!r}: {error}") from None
+    return data, width, height
+
+
+def _chunks(items, size: int):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _reason_key(error: BadRecordError) -> str:
