@@ -119,7 +119,7 @@ def upload_to_hub(output_dir: Path, repo_id: str, *, private: bool = False) -> s
             repo_id=repo_id,
             repo_type="dataset",
             folder_path=str(output_dir),
-            ignore_patterns=[".build/**", "*.lock"],
+            ignore_patterns=[".build/**", "*.lock", "sharegpt/images/**"],  # the Hub caps files per folder
             commit_message="Upload WeThink Parquet build (dataset_builder)",
         )
     except OfflineModeIsEnabled as error:
