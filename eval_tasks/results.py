@@ -113,7 +113,8 @@ def markdown_table(results: dict) -> str:
     if results.get("max_samples"):
         lines += [
             "",
-            f"Evaluated on at most {results['max_samples']} items per benchmark: not comparable with the paper.",
+            f"Evaluated on about {results['max_samples']} items per benchmark (whole groups): not comparable "
+            "with the paper.",
         ]
     return "\n".join(lines) + "\n"
 

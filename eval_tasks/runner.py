@@ -23,6 +23,7 @@ from transformers.image_processing_utils import SizeDict
 
 from eval_tasks.judge import JudgeSettings
 from eval_tasks.results import benchmark_result, markdown_table, model_index
+from eval_tasks.scoring import whole_groups
 from eval_tasks.tasks import BENCHMARKS, TASK_PREFIX, TaskOptions, build_task_configs
 
 logger = logging.getLogger(__name__)
@@ -50,15 +51,22 @@ class ProjectPipeline(Pipeline):
         self.registry = ProjectRegistry(tasks, self._project_task_configs)
         self.tasks_dict: dict[str, LightevalTask] = self.registry.load_tasks()
         LightevalTask.load_datasets(self.tasks_dict, self.pipeline_parameters.dataset_loading_processes)
-        self.documents_dict = {
-            task.full_name: task.get_docs(self.pipeline_parameters.max_samples) for task in self.tasks_dict.values()
-        }
+        self.documents_dict = {task.full_name: self._sample_docs(task) for task in self.tasks_dict.values()}
         self.sampling_docs = {}
         for docs in self.documents_dict.values():
             for doc in docs:
                 for sampling in doc.sampling_methods:
                     self.sampling_docs.setdefault(sampling, []).append(doc)
         self.evaluation_tracker.task_config_logger.log(self.tasks_dict)
+
+    def _sample_docs(self, task: LightevalTask) -> list:
+        """lighteval's seeded shuffle, then --max-samples items taken as whole groups (all rotations of an MMBench
+        question, all variants of a DynaMath seed, ...) so that partial runs still apply the group rules."""
+        docs = task.get_docs(None)
+        max_samples = self.pipeline_parameters.max_samples
+        if not max_samples:
+            return docs
+        return whole_groups(task.name.removeprefix(TASK_PREFIX), docs, max_samples, lambda doc: doc.specific)
 
 
 @dataclass

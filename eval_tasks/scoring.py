@@ -467,6 +467,37 @@ def aggregate_mmvet(records: list[dict]) -> dict[str, float]:
     return result
 
 
+# Items that a dataset-level rule scores together; a --max-samples run keeps such groups whole.
+GROUP_KEYS: dict[str, Callable[[dict], object]] = {
+    "mmbench": lambda item: item["g_index"],
+    "dynamath": lambda item: item["qid"],
+    "wemath": lambda item: (str(item["key"]).split("steps")[0], item["ID"]),
+    "mme": lambda item: item["question_id"],
+    "hallusionbench": lambda item: (item["category"], item["subcategory"], item["set_id"]),
+}
+
+
+def whole_groups(name: str, items: list, max_items: int, specific=lambda x: x) -> list:
+    """Whole groups, in the order their first item appears, until at least `max_items` items are chosen.
+
+    `specific` maps an element of `items` to its item dict (lighteval Docs: `lambda doc: doc.specific`).
+    """
+    key = GROUP_KEYS.get(name)
+    if key is None:
+        return items[:max_items]
+    members = defaultdict(list)
+    for element in items:
+        members[key(specific(element))].append(element)
+    chosen = []
+    for element in items:
+        if len(chosen) >= max_items:
+            break
+        group = members.pop(key(specific(element)), None)
+        if group is not None:
+            chosen.extend(group)
+    return chosen
+
+
 ScoreFn = Callable[[str, dict], dict]
 AggregateFn = Callable[[list[dict]], dict]
 

@@ -389,3 +389,13 @@ def test_bad_rows_name_benchmark_row_and_field():
 def test_dynamath_pi_answers():
     pi_row = dynamath_row(4, 1, "float", "6.283")
     assert SCORERS["dynamath"][0]('{"solution": "", "short answer": "2π"}', item("dynamath", pi_row))["correct"]
+
+
+def test_max_samples_keeps_groups_whole():
+    from eval_tasks.scoring import whole_groups
+
+    rotations = [{"g_index": g, "k": k} for k in range(4) for g in range(3)]  # interleaved, as after a shuffle
+    chosen = whole_groups("mmbench", rotations, 5)  # group 0 (4 items) is not enough: group 1 comes whole too
+    assert sorted((r["g_index"], r["k"]) for r in chosen) == [(g, k) for g in (0, 1) for k in range(4)]
+    assert len(whole_groups("mmbench", rotations, 4)) == 4
+    assert whole_groups("mmstar", list(range(10)), 3) == [0, 1, 2]
