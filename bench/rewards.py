@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import logging
 import random
-import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ class Row:
     gold: str
     completions: list[str]
     labels: list[bool | None]  # the true verdict of each completion (None: descriptive, judged by a model)
+    shapes: list[str]  # how each completion presents its final answer (see `_wrap`)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -187,47 +187,51 @@ def _reasoning(rng) -> str:
     )
 
 
-def _wrap(rng, answer: str, truth: bool) -> tuple[str, bool]:
-    """Put a final answer in one of the shapes policies produce; returns (completion, true label)."""
+SHAPES = ("tagged", "prefilled", "boxed in tag", "boxed", "hedged", "in think only")
+
+
+def _wrap(rng, answer: str, truth: bool) -> tuple[str, bool, str]:
+    """Put a final answer in one of the shapes policies produce; returns (completion, true label, shape)."""
     reasoning = _reasoning(rng)
     shape = rng.random()
     if shape < 0.55:
-        return f"<think>{reasoning}</think><answer>{answer}</answer>", truth
-    if shape < 0.70:
-        return f"{reasoning}</think>\n<answer>{answer}</answer>", truth  # template prefilled <think>
+        return f"<think>{reasoning}</think><answer>{answer}</answer>", truth, "tagged"
+    if shape < 0.70:  # the chat template prefilled <think>
+        return f"{reasoning}</think>\n<answer>{answer}</answer>", truth, "prefilled"
     if shape < 0.80:
-        return f"<think>{reasoning}</think><answer>\\boxed{{{answer}}}</answer>", truth
+        return f"<think>{reasoning}</think><answer>\\boxed{{{answer}}}</answer>", truth, "boxed in tag"
     if shape < 0.95:
-        return f"<think>{reasoning}</think>\nSo the final answer is $\\boxed{{{answer}}}$.", truth
+        return f"<think>{reasoning}</think>\nSo the final answer is $\\boxed{{{answer}}}$.", truth, "boxed"
     # The answer only appears inside the reasoning: no final answer was given.
-    return f"<think>{reasoning} Therefore the answer is $\\boxed{{{answer}}}$.</think>", False
+    return f"<think>{reasoning} Therefore the answer is $\\boxed{{{answer}}}$.</think>", False, "in think only"
 
 
-def _rollouts(rng, right: list[str], wrong: list[str], group_size: int) -> tuple[list[str], list[bool]]:
-    completions, labels = [], []
+def _rollouts(rng, right: list[str], wrong: list[str], group_size: int) -> tuple[list[str], list[bool], list[str]]:
+    completions, labels, shapes = [], [], []
     for _ in range(group_size):
         draw = rng.random()
+        hedged = draw >= 0.85
         if draw < 0.5:
             answer, truth = rng.choice(right), True
-        elif draw < 0.85:
+        elif not hedged:
             answer, truth = rng.choice(wrong), False
         else:  # hedge between a right and a wrong answer
             pair = [rng.choice(right), rng.choice(wrong)]
             rng.shuffle(pair)
             answer, truth = f"{pair[0]} or {pair[1]}", False
-        completion, truth = _wrap(rng, answer, truth)
+        completion, truth, shape = _wrap(rng, answer, truth)
         completions.append(completion)
         labels.append(truth)
-    return completions, labels
+        shapes.append("hedged" if hedged and shape != "in think only" else shape)
+    return completions, labels, shapes
 
 
 def make_row(rng: random.Random, group_size: int) -> Row:
     draw = rng.random()
     if draw < 0.40:
         gold, right, wrong = rng.choice(MATH_GENERATORS)(rng)
-        completions, labels = _rollouts(rng, right, wrong, group_size)
         problem = "Based on the figure, compute the requested quantity."
-        return Row("math", "fill-in-the-blank", "rule", problem, gold, completions, labels)
+        return Row("math", "fill-in-the-blank", "rule", problem, gold, *_rollouts(rng, right, wrong, group_size))
     if draw < 0.70:
         options = rng.sample(ANIMALS, 4)
         letters = "ABCD"
@@ -239,8 +243,7 @@ def make_row(rng: random.Random, group_size: int) -> Row:
         others = [letter for letter in letters if letter != gold]
         right = [gold, f"({gold})", f"{gold}. {options[index]}", options[index], f"The answer is {gold}"]
         wrong = [*others, *(options[letters.index(o)] for o in others)]
-        completions, labels = _rollouts(rng, right, wrong, group_size)
-        return Row("choice", "multiple-choice", "rule", problem, gold, completions, labels)
+        return Row("choice", "multiple-choice", "rule", problem, gold, *_rollouts(rng, right, wrong, group_size))
     if draw < 0.85:
         if rng.random() < 0.5:
             gold = rng.choice(["Yes", "No"])
@@ -253,11 +256,13 @@ def make_row(rng: random.Random, group_size: int) -> Row:
             right = [color, color.capitalize(), f"The {color}"]
             wrong = [c for c in COLORS if c != color][:3]
             problem = "What color is the car?"
-        completions, labels = _rollouts(rng, right, wrong, group_size)
-        return Row("short", "fill-in-the-blank", "rule", problem, gold, completions, labels)
+        return Row("short", "fill-in-the-blank", "rule", problem, gold, *_rollouts(rng, right, wrong, group_size))
     gold = f"A {rng.choice(COLORS)} {rng.choice(ANIMALS)} stands in a field under a clear sky."
-    completions = [_wrap(rng, f"I see a {rng.choice(ANIMALS)} in a field.", True)[0] for _ in range(group_size)]
-    return Row("descriptive", "descriptive", "model", "Describe the image.", gold, completions, [None] * group_size)
+    wrapped = [_wrap(rng, f"I see a {rng.choice(ANIMALS)} in a field.", True) for _ in range(group_size)]
+    completions, shapes = [w[0] for w in wrapped], [w[2] for w in wrapped]
+    return Row(
+        "descriptive", "descriptive", "model", "Describe the image.", gold, completions, [None] * group_size, shapes
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -339,54 +344,78 @@ def main() -> None:
     all_scores, all_seconds = run_hybrid(hybrid, rows)
 
     labels = [label for row in math_rows for label in row.labels]
+    shapes = [shape for row in math_rows for shape in row.shapes]
     completions = [(row.gold, text) for row in math_rows for text in row.completions]
     n_all = sum(len(row.completions) for row in rows)
     n_math = len(labels)
     ours_rate, trl_rate = n_math / ours_seconds, n_math / trl_seconds
     ratio = ours_rate / trl_rate
     ours_agree, trl_agree = agreement(ours, labels), agreement(trl, labels)
-    disagree = [i for i in range(n_math) if (ours[i] == 1.0) != (trl[i] == 1.0)]
-
-    by_kind: dict[str, list[float]] = {}
-    for row, start in zip(rows, range(0, n_all, args.group_size)):
-        scores = [s for s in all_scores[start : start + len(row.completions)] if s is not None]
-        by_kind.setdefault(row.kind, []).extend(scores)
+    trl_skipped = sum(score is None for score in trl)
+    # TRL returns None (skip) when math_verify finds nothing in a bare gold such as "y=5x+4": compare both on the
+    # rows TRL scored too, so skipping is not counted against it.
+    scored = [i for i in range(n_math) if trl[i] is not None]
+    ours_agree_scored = agreement([ours[i] for i in scored], [labels[i] for i in scored])
+    trl_agree_scored = agreement([trl[i] for i in scored], [labels[i] for i in scored])
 
     print(f"{n_all} completions in groups of {args.group_size} ({len(rows)} prompts); math subset {n_math}")
-    print(f"sandbox: {sandbox.stats.calls} math_verify calls, {sandbox.stats.timeouts} timeouts")
+    print(f"sandbox (math_verify in a worker process): {sandbox.stats.calls} calls, {sandbox.stats.timeouts} timeouts")
     print()
-    print("| run | completions | seconds | rewards/s | agrees with true label |")
+    print("| run | completions | seconds | rewards/s | agrees with true label | None (skipped) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    descriptive = sum(score is None for score in all_scores)
+    print(
+        f"| hybrid (judge off), whole batch | {n_all} | {all_seconds:.2f} | {n_all / all_seconds:,.0f} | | {descriptive} |"
+    )
+    print(f"| hybrid, math subset | {n_math} | {ours_seconds:.2f} | {ours_rate:,.0f} | {ours_agree:.1%} | 0 |")
+    print(
+        f"| trl accuracy_reward, math subset | {n_math} | {trl_seconds:.2f} | {trl_rate:,.0f} | {trl_agree:.1%} "
+        f"| {trl_skipped} |"
+    )
+    print(
+        f"On the {len(scored)} math completions TRL scored (not None): hybrid agrees with the true label on "
+        f"{ours_agree_scored:.1%}, TRL on {trl_agree_scored:.1%}."
+    )
+    print()
+    print("Math subset by answer shape (None counts as not correct):")
+    print("| shape | completions | hybrid agrees | TRL agrees | TRL None |")
     print("|---|---:|---:|---:|---:|")
-    print(f"| hybrid (judge off), whole batch | {n_all} | {all_seconds:.2f} | {n_all / all_seconds:,.0f} | |")
-    print(f"| hybrid, math subset | {n_math} | {ours_seconds:.2f} | {ours_rate:,.0f} | {ours_agree:.1%} |")
-    print(f"| trl accuracy_reward, math subset | {n_math} | {trl_seconds:.2f} | {trl_rate:,.0f} | {trl_agree:.1%} |")
+    for shape in SHAPES:
+        index = [i for i in range(n_math) if shapes[i] == shape]
+        if index:
+            ours_shape = agreement([ours[i] for i in index], [labels[i] for i in index])
+            trl_shape = agreement([trl[i] for i in index], [labels[i] for i in index])
+            skipped = sum(trl[i] is None for i in index)
+            print(f"| {shape} | {len(index)} | {ours_shape:.1%} | {trl_shape:.1%} | {skipped} |")
     print()
-    print("| kind | scored | mean reward |")
-    print("|---|---:|---:|")
-    for kind, scores in sorted(by_kind.items()):
-        mean = f"{statistics.mean(scores):.3f}" if scores else "None (judge off)"
-        print(f"| {kind} | {len(scores)} | {mean} |")
-    print()
-    print(f"disagreements on the math subset: {len(disagree)}/{n_math} ({len(disagree) / n_math:.1%})")
+    disagree = [i for i in range(n_math) if trl[i] is not None and (ours[i] == 1.0) != (trl[i] == 1.0)]
+    print(f"disagreements where TRL gave a verdict: {len(disagree)}/{n_math} ({len(disagree) / n_math:.1%})")
     for direction, ours_value in (("hybrid 1, TRL 0", 1.0), ("hybrid 0, TRL 1", 0.0)):
         cases = [i for i in disagree if (ours[i] == 1.0) == (ours_value == 1.0)]
         right = sum((ours[i] == 1.0) == labels[i] for i in cases)
         print(
-            f"\n{direction}: {len(cases)} cases; the true label sides with hybrid in {right}, with TRL in "
-            f"{len(cases) - right}"
+            f"\n{direction}: {len(cases)} cases; the true label sides with hybrid in {right}, TRL in {len(cases) - right}"
         )
-        for i in cases[: args.examples]:
+        shown = {}  # one example per shape first, so the examples show the different causes
+        for i in cases:
+            if len(shown) < args.examples and shapes[i] not in {shapes[j] for j in shown}:
+                shown[i] = True
+        for i in cases:
+            if len(shown) < args.examples:
+                shown.setdefault(i, True)
+        for i in shown:
             gold, text = completions[i]
             side = "hybrid" if (ours[i] == 1.0) == labels[i] else "TRL"
             print(
-                f"  gold {gold!r} | completion {text[-90:]!r} | truly {'right' if labels[i] else 'wrong'} "
-                f"-> {side} is right"
+                f"  [{shapes[i]}] gold {gold!r} | ...{text[-80:]!r} | truly {'right' if labels[i] else 'wrong'}"
+                f" -> {side} is right"
             )
     print()
-    ok = ratio >= TARGET_RATIO and ours_agree >= trl_agree
+    ok = ratio >= TARGET_RATIO and ours_agree_scored >= trl_agree_scored
     print(
-        f"RESULT hybrid vs trl accuracy_reward rewards/s on the math subset: {ratio:.1f}x, label agreement "
-        f"{ours_agree:.1%} vs {trl_agree:.1%} (target >= {TARGET_RATIO:.0f}x and >= TRL) {'PASS' if ok else 'SHORT'}"
+        f"RESULT hybrid vs trl accuracy_reward rewards/s on the math subset: {ratio:.1f}x, label agreement on rows "
+        f"TRL scored {ours_agree_scored:.1%} vs {trl_agree_scored:.1%} (target >= {TARGET_RATIO:.0f}x and >= TRL) "
+        f"{'PASS' if ok else 'SHORT'}"
     )
 
 

@@ -116,7 +116,7 @@ def extract_answer(text: str | None) -> str | None:
         return None
     if "<answer>" in region:  # an answer tag was written: it is the answer, or there is none (cut off, empty)
         found = _last_tag_content(region, "answer")
-        return found.strip() or None if found is not None else None
+        return (found.strip() or None) if found is not None else None
     found = _last_boxed(region)
     if found is not None:
         return found.strip() or None
@@ -506,6 +506,7 @@ class Gold:
 
 
 _GOLD_LETTERS_RE = re.compile(r"[A-J](?:\s*(?:,|;|and|&|\s)\s*[A-J])+|[A-J]{2,10}")
+_WHITESPACE_RUN_RE = re.compile(r"\s{2,}")
 _LIST_SPLIT_RE = re.compile(r"\s*(?:;|,(?!\d{3}(?!\d))|\band\b|&)\s*")
 
 
@@ -538,7 +539,7 @@ def _parse_gold_cached(raw: str, question_type: str | None, options: tuple[tuple
     answer = raw
     if "</answer>" in answer:  # some release rows wrap the gold in the output tags
         answer = extract_answer(answer) or answer
-    answer = _strip_wrappers(answer)
+    answer = _strip_wrappers(_squeeze(answer))
     option_map = dict(options)
     letters = _gold_letters(answer, option_map, question_type == "multiple-choice")
     if letters:
@@ -682,7 +683,14 @@ def grade(
     if prediction is None or not prediction.strip() or len(prediction) > MAX_ANSWER_CHARS:
         return False
     parsed = gold if isinstance(gold, Gold) else parse_gold(gold, question_type, options)
-    return _grade_cached(unicodedata.normalize("NFKC", prediction), parsed, timeout)
+    return _grade_cached(_squeeze(prediction), parsed, timeout)
+
+
+def _squeeze(text: str) -> str:
+    """NFKC, and every whitespace run cut to one character (a newline if it had one): with no long whitespace runs
+    left, the `\\s*` in the patterns below cannot backtrack quadratically."""
+    text = unicodedata.normalize("NFKC", text)
+    return _WHITESPACE_RUN_RE.sub(lambda run: "\n" if "\n" in run.group() else " ", text)
 
 
 @lru_cache(maxsize=8192)
