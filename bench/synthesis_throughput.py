@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=600, help="M: images processed end to end")
     parser.add_argument("--concurrency", type=int, default=64, help="C: max in-flight requests per role")
     parser.add_argument("--latency", type=float, default=0.2, help="L: seconds the server takes per request")
+    parser.add_argument("--workers", type=int, default=2, help="pipeline processes sharing C (synthesize --workers)")
     parser.add_argument("--quick", action="store_true", help="M=150")
     args = parser.parse_args()
     if args.quick:
@@ -72,7 +73,7 @@ def main() -> None:
                 }
             )
             started = time.perf_counter()
-            summary = synthesize(config, release.images_root, Path(tmp) / "out", progress=False)
+            summary = synthesize(config, release.images_root, Path(tmp) / "out", workers=args.workers, progress=False)
             wall = time.perf_counter() - started
         finally:
             stop.set()
@@ -83,7 +84,10 @@ def main() -> None:
     role_requests = {role: t["requests"] for role, t in stats["tokens_per_role"].items()}
     busiest = max(role_requests, key=role_requests.get)
     total = sum(role_requests.values())
-    print(f"M={args.images} images, C={args.concurrency} per role, L={args.latency * 1000:.0f} ms, wall {wall:.1f} s")
+    print(
+        f"M={args.images} images, C={args.concurrency} per role, L={args.latency * 1000:.0f} ms, "
+        f"{args.workers} pipeline process(es), wall {wall:.1f} s"
+    )
     print(f"{'role':<10}{'requests':>10}{'per image':>11}{'req/s':>10}{'bound C/L':>11}{'of bound':>10}")
     for role, count in role_requests.items():
         rate = count / wall

@@ -9,8 +9,6 @@ import sys
 from dataset_builder.synthesis.config import load_config
 from dataset_builder.synthesis.pipeline import synthesize
 
-logger = logging.getLogger(__name__)
-
 
 def parse_shard(value: str) -> tuple[int, int]:
     try:

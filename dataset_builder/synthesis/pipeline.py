@@ -167,6 +167,7 @@ class SynthesisRun:
         try:
             await self._run_stages(image_path, ctx)
         except EndpointError as err:
+            logger.warning("%s failed after retries, left for the next run: %s", image_path, err)
             self.failures.append({"image_path": image_path, "error": str(err)})
             return None
         await self.journal.append({"kind": "image_done", "image": image_path, "counters": dict(ctx.counters)})
@@ -260,7 +261,7 @@ class SynthesisRun:
     async def _reject(self, ctx: ImageContext, record: dict, rejection: Rejection) -> None:
         ctx.counters[f"rejected.{rejection.stage}.{rejection.reason}"] += 1
         qidx = record["qidx"]
-        rid = record_id(record["image_path"], qidx) if qidx >= 0 else record_id(record["image_path"], -1)
+        rid = record_id(record["image_path"], qidx)  # qidx -1: the image itself (a caption stage rejected it)
         if rid in self.rejected_ids:
             return
         await self.rejected.append(
