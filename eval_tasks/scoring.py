@@ -24,14 +24,15 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from reward_funcs.grading import extract_answer, extract_choice, extract_choices, extract_yes_no, grade
+from reward_funcs.grading import parse_number as _grading_number
 
 # A bare answer with no <answer>/\boxed{}/"the answer is" is taken as-is only when it is this short (a letter, a number,
 # a word); longer free text is what the reference toolkit hands to its judge, so here it counts as unparsed.
 MAX_BARE_ANSWER_CHARS = 32
 
 _THINK_BLOCK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
-_NUMBER = re.compile(r"-?\d[\d,]*\.?\d*(?:[eE][-+]?\d+)?|-?\.\d+")
 
+MAX_COMPLETION_CHARS = 20_000  # generation is capped at 2048 tokens; anything longer is not a model answer
 MAX_RETRY_CHARS = 4000  # the tail of an unparsed output kept for the judge
 
 STATUSES = ("rule", "judge", "unparsed", "needs_judge", "judge_failed")
@@ -43,10 +44,11 @@ def answer_text(completion: str) -> tuple[str, bool]:
     Reasoning outputs carry it in <answer>...</answer> (or a last \\boxed{}); other outputs are read whole, with any
     <think> block removed so that letters inside the reasoning are not mistaken for the choice.
     """
-    extracted = extract_answer(completion or "")
+    completion = (completion or "")[-MAX_COMPLETION_CHARS:]
+    extracted = extract_answer(completion)
     if extracted is not None:
         return extracted.strip(), True
-    return _THINK_BLOCK.sub(" ", completion or "").strip(), False
+    return _THINK_BLOCK.sub(" ", completion).strip(), False
 
 
 def _free_form_prediction(completion: str) -> str | None:
@@ -82,17 +84,17 @@ def _free_record(completion: str, item: dict, keys: Iterable[str], **grade_kwarg
     return _record(item, keys, grade(prediction, item["answer"], **grade_kwargs), "rule", prediction)
 
 
-def parse_number(text: str | None) -> float | None:
-    """The last number written in `text` (thousands separators allowed), or None."""
+def number_value(text: str | None) -> float | None:
+    """The value of a numeric answer ("12", "1,234.5", "12 cm", "\\frac{1}{2}"; "2π" as DynaMath writes it), via the
+    grading core's number parser; None when the answer is not a number."""
     if not text:
         return None
-    matches = _NUMBER.findall(text)
-    if not matches:
-        return None
-    try:
-        return float(matches[-1].replace(",", ""))
-    except ValueError:
-        return None
+    if "π" in text:
+        factor = text.replace("π", "").strip()
+        base = _grading_number(factor) if factor else None
+        return math.pi * (base.value if base else 1.0) if base or not factor else None
+    parsed = _grading_number(text)
+    return parsed.value if parsed else None
 
 
 def counts(records: list[dict]) -> dict[str, float]:
@@ -137,7 +139,7 @@ def score_mathvista(completion: str, item: dict) -> dict:
     if prediction is None:
         return _record(item, MATHVISTA_KEYS, False, "unparsed", None, completion)
     if item["answer_type"] in ("integer", "float"):
-        value = parse_number(prediction)
+        value = number_value(prediction)
         if value is None:
             return _record(item, MATHVISTA_KEYS, False, "unparsed", None, completion)
         gold = float(item["answer"])
@@ -282,11 +284,7 @@ def score_dynamath(completion: str, item: dict) -> dict:
             return _record(item, keys, False, "unparsed", None, completion)
     gold = str(item["answer"]).strip()
     if item["answer_type"] == "float":
-        value = parse_number(short)
-        if value is not None and "π" in short:  # "2π" (the reference converts π answers the same way)
-            value *= math.pi
-        elif "π" in short:
-            value = math.pi
+        value = number_value(short)
         if value is None:
             return _record(item, keys, False, "unparsed", None, completion)
         return _record(item, keys, abs(value - float(gold)) <= 1e-3, "rule", value)
