@@ -9,7 +9,8 @@ Every field of the YAML recipe can be overridden on the command line:
     accelerate launch --config_file recipes/accelerate_configs/cpu.yaml recipes/grpo.py \
         --config recipes/tiny/grpo.yaml --model_name_or_path MODEL_DIR --dataset_name DATA_DIR --output_dir RUN_DIR
 
-TRL logs each reward as `rewards/<name>/mean` (and `/std`), next to `reward`, `kl` and `loss`.
+TRL logs each reward under its function's fixed `__name__` (`rewards/hybrid_reward/mean`, `rewards/format_reward/mean`,
+and `/std`), next to `reward`, `kl` and `loss`.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ def build_reward_funcs(script_args: GRPOScriptArguments, training_args: GRPOConf
             timeout=script_args.judge_timeout,
             max_concurrency=script_args.judge_max_concurrency,
         )
-    reward_funcs = get_reward_funcs(script_args.reward_funcs, judge=judge)
+    reward_funcs = get_reward_funcs(
+        script_args.reward_funcs, judge=judge, max_completion_length=training_args.max_completion_length
+    )
     weights = training_args.reward_weights
     if weights is not None and len(weights) != len(reward_funcs):
         raise ValueError(

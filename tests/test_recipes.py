@@ -82,7 +82,7 @@ def test_grpo_smoke_run_saves_a_checkpoint_that_reloads_and_resumes(tiny_model_d
     steps = [entry for entry in history if "loss" in entry]
     assert [entry["step"] for entry in steps] == [1, 2, 3]
     for entry in steps:
-        for key in ("rewards/hybrid/mean", "rewards/format/mean", "reward", "kl", "loss"):
+        for key in ("rewards/hybrid_reward/mean", "rewards/format_reward/mean", "reward", "kl", "loss"):
             assert key in entry, (key, sorted(entry))
     assert (run_dir / "checkpoint-2" / "trainer_state.json").is_file()
     card = (run_dir / "README.md").read_text()

@@ -1,0 +1,147 @@
+"""GRPO step time through `recipes/grpo.py` vs a plain `GRPOTrainer` set up as TRL's `examples/scripts/grpo_vlm.py`.
+
+Both train the tiny random Qwen2.5-VL on the same dataset_builder output with the same GRPOConfig (recipes/tiny/
+grpo.yaml, checkpoint saving off) and the same reward functions, in one process, in ABBA order. The
+RESULT is the recipe's overhead on the median GRPO step time (the trainer's own `step_time` per logged step, over all
+repeats: robust to the spikes of a shared machine); the N-step train time, the whole run (setup with the recipe's data
+checks, model load, steps, final save and, for the recipe, the model card) and their ratios are printed beside it.
+Torch runs one thread so that other processes on the machine perturb both sides alike.
+
+    .venv/bin/python bench/grpo_step.py [--steps 30] [--repeats 4] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+TARGET_OVERHEAD = 0.05
+
+
+def recipe_args(model_dir: Path, data_dir: Path, output_dir: Path, steps: int) -> list[str]:
+    return [
+        "--config", str(REPO_ROOT / "recipes" / "tiny" / "grpo.yaml"),
+        "--model_name_or_path", str(model_dir),
+        "--dataset_name", str(data_dir),
+        "--output_dir", str(output_dir),
+        "--max_steps", str(steps),
+        "--save_strategy", "no",
+        "--disable_tqdm", "true",
+    ]  # fmt: skip
+
+
+def step_times(log_history: list[dict]) -> list[float]:
+    return [entry["step_time"] for entry in log_history if "step_time" in entry and "loss" in entry]
+
+
+def run_recipe(args: list[str]) -> dict:
+    from recipes import grpo
+
+    started = time.perf_counter()
+    parsed = grpo.make_parser().parse_args_and_config(args)
+    metrics = grpo.main(*parsed)
+    total = time.perf_counter() - started
+    history = json.loads((Path(parsed[1].output_dir) / "trainer_state.json").read_text())["log_history"]
+    return {"train": metrics["train_runtime"], "total": total, "step_times": step_times(history)}
+
+
+def run_plain(args: list[str]) -> dict:
+    """TRL's grpo_vlm.py flow: model by name with model_init_kwargs, load_dataset, GRPOTrainer, train, save_model."""
+    from datasets import load_dataset
+    from trl import GRPOTrainer, get_peft_config
+
+    from recipes import grpo
+    from reward_funcs import get_reward_funcs
+
+    started = time.perf_counter()
+    script_args, training_args, model_args = grpo.make_parser().parse_args_and_config(args)
+    training_args.model_init_kwargs = dict(
+        revision=model_args.model_revision, attn_implementation=model_args.attn_implementation, dtype=model_args.dtype
+    )
+    dataset = load_dataset(script_args.dataset_name, script_args.dataset_config, split="train")
+    trainer = GRPOTrainer(
+        model=model_args.model_name_or_path,
+        args=training_args,
+        reward_funcs=get_reward_funcs(script_args.reward_funcs),
+        train_dataset=dataset,
+        peft_config=get_peft_config(model_args),
+    )
+    metrics = trainer.train().metrics
+    trainer.save_model(training_args.output_dir)
+    total = time.perf_counter() - started
+    return {"train": metrics["train_runtime"], "total": total, "step_times": step_times(trainer.state.log_history)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=30, help="GRPO steps per run")
+    parser.add_argument("--repeats", type=int, default=4, help="runs per side (ABBA order)")
+    parser.add_argument("--quick", action="store_true", help="5 steps, one run per side")
+    options = parser.parse_args()
+    if options.quick:
+        options.steps, options.repeats = 5, 1
+
+    import torch
+    import transformers
+
+    torch.set_num_threads(1)
+    from dataset_builder.build import build_dataset
+    from dataset_builder.synthetic import write_synthetic_release
+    from recipes.tiny_model import build_tiny_model
+
+    transformers.utils.logging.set_verbosity_error()
+    with tempfile.TemporaryDirectory(prefix="grpo-step-") as tmp:
+        tmp = Path(tmp)
+        model_dir = build_tiny_model(tmp / "model", seed=0)
+        release = write_synthetic_release(tmp / "release", 32, seed=0)
+        build_dataset(release.records_path, release.images_root, tmp / "data", export_sharegpt_json=False)
+
+        # Warm-up (imports, kernels, dataset cache) so the first timed run is not penalised.
+        run_plain(recipe_args(model_dir, tmp / "data", tmp / "warmup", 1))
+        runs = {"plain GRPOTrainer": [], "recipes/grpo.py": []}
+        order = [("plain GRPOTrainer", run_plain), ("recipes/grpo.py", run_recipe)]
+        for repeat in range(options.repeats):
+            # ABBA order: neither side always runs first.
+            for name, runner in order if repeat % 2 == 0 else order[::-1]:
+                out = tmp / f"{name.split()[0].replace('/', '-')}-{repeat}"
+                runs[name].append(runner(recipe_args(model_dir, tmp / "data", out, options.steps)))
+
+    print(f"\nGRPO on the tiny Qwen2.5-VL, {options.steps} steps x {options.repeats} run(s) per side (ABBA order)")
+    print(f"{'setup':<20} {'median s/step':>14} {'train (s)':>10} {'whole run (s)':>14}")
+    summary = {}
+    for name, results in runs.items():
+        summary[name] = {
+            "step": statistics.median(t for r in results for t in r["step_times"]),
+            "train": min(r["train"] for r in results),
+            "total": min(r["total"] for r in results),
+        }
+        row = summary[name]
+        print(f"{name:<20} {row['step']:>14.3f} {row['train']:>10.2f} {row['total']:>14.2f}")
+    plain, recipe = summary["plain GRPOTrainer"], summary["recipes/grpo.py"]
+    ratios = {key: recipe[key] / plain[key] for key in ("step", "train", "total")}
+    print(
+        f"ratio recipe/plain: median step {ratios['step']:.3f}, train {ratios['train']:.3f}, whole run {ratios['total']:.3f}"
+    )
+    print("(train and whole run: fastest run per side; the whole run includes the recipe's checks and model card)")
+    overhead = ratios["step"] - 1
+    verdict = "PASS" if overhead <= TARGET_OVERHEAD else "SHORT"
+    print(
+        f"RESULT recipe overhead on GRPO step time: {overhead * 100:+.1f}% (target <= {TARGET_OVERHEAD * 100:.0f}%) {verdict}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
