@@ -54,7 +54,7 @@ MAX_ANSWER_CHARS = 4_000
 MAX_MATH_CHARS = 400
 MAX_MATH_NESTING = 24
 MAX_POWER_NESTING = 2
-DEFAULT_TIMEOUT_S = 5.0
+DEFAULT_TIMEOUT_S = 3.0
 
 # ----------------------------------------------------------------------------------------------------------------
 # Extraction
@@ -417,6 +417,8 @@ def _numbers_in(text: str) -> set[float]:
 _MATH_HINT_RE = re.compile(
     r"[\\^_=<>√π∞≤≥±]|sqrt|\bpi\b|\d[a-z]\b|\d\s*[-+*/]\s*[\w(]|[\w)]\s*[-+*/]\s*\d|\b[a-z]\s*[-+*/]\s*[a-z(]\b"
 )
+# A power of a number whose exponent is itself a power of a number ("10^{10^{10}}"): sympy would try to evaluate it.
+_NUMERIC_TOWER_RE = re.compile(r"\d\s*\^\s*\{?\s*\d+\s*\^")
 _NUMBER_TUPLE_RE = re.compile(r"([\(\[])([-+−\d.,\s]{1,200})([\)\]])")
 _SPACE_CMDS_RE = re.compile(r"\\[,;:! ]|\\left|\\right|\\displaystyle|\s+")
 
@@ -454,7 +456,12 @@ def _math_guard(text: str) -> bool:
         elif char == "^" and power_depths:
             max_power = max(max_power, len(power_depths) + 1)
         previous = char if not char.isspace() else previous
-    return max_depth <= MAX_MATH_NESTING and max_power <= MAX_POWER_NESTING and "**" not in text
+    return (
+        max_depth <= MAX_MATH_NESTING
+        and max_power <= MAX_POWER_NESTING
+        and "**" not in text
+        and not _NUMERIC_TOWER_RE.search(text)
+    )
 
 
 @lru_cache(maxsize=1024)
