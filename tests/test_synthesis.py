@@ -3,6 +3,7 @@ judge, with per-image quirks (disagreement, judge rejection, filter rejection, m
 
 from __future__ import annotations
 
+import fcntl
 import json
 import threading
 from collections import Counter
@@ -246,6 +247,10 @@ def test_shards_partition_the_images(images, tmp_path):
             synthesize(config, images, tmp_path / f"shard{index}", shard=(index, 2), progress=False)
         with pytest.raises(ValueError, match="holds a run for"):
             synthesize(config, images, tmp_path / "shard0", shard=(1, 2), progress=False)
+        with open(tmp_path / "shard0" / "checkpoint" / "lock") as held:  # as if another run were going on
+            fcntl.flock(held, fcntl.LOCK_EX)
+            with pytest.raises(ValueError, match="in use by another synthesize run"):
+                synthesize(config, images, tmp_path / "shard0", shard=(0, 2), progress=False)
     seen = [{r["image_path"] for r in read_jsonl(tmp_path / f"shard{i}" / "records.jsonl")} for i in range(2)]
     assert seen[0].isdisjoint(seen[1]) and seen[0] | seen[1] == set(paths)
     assert all(in_shard(p, 0, 2) for p in seen[0])

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import mimetypes
 import multiprocessing
+import multiprocessing.connection
+import os
 import queue
+import threading
 import time
 import traceback
 from collections import Counter
@@ -379,7 +384,7 @@ def synthesize(
     output_dir = Path(output_dir)
     _check_same_run(output_dir, {"images": str(Path(images_dir).resolve()), "shard": f"{index}/{count}"})
     started = time.perf_counter()
-    with tqdm(total=len(images), unit="img", disable=not progress) as bar:
+    with _exclusive(output_dir), tqdm(total=len(images), unit="img", disable=not progress) as bar:
         if workers == 1:
             results = [run_images(config, images_dir, output_dir, images, bar.update)]
         else:
@@ -427,6 +432,9 @@ def _run_workers(config, images_dir, output_dir, images, workers, on_progress) -
 
 
 def _worker_main(config, images_dir, output_dir, images, messages, index) -> None:
+    # A worker must not outlive its parent (kill -9 of the command): a rerun would race it on the same files.
+    parent = multiprocessing.parent_process()
+    threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
     try:
 
         def report(n: int) -> None:
@@ -436,6 +444,24 @@ def _worker_main(config, images_dir, output_dir, images, messages, index) -> Non
         messages.put(("result", index, result))
     except BaseException:
         messages.put(("error", index, traceback.format_exc()))
+
+
+def _exit_with(sentinel) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
+
+
+@contextlib.contextmanager
+def _exclusive(output_dir: Path):
+    """One run per output folder at a time; the OS drops the lock when the holder dies, even by kill -9."""
+    lock_path = output_dir / "checkpoint" / "lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(f"{output_dir} is in use by another synthesize run") from None
+        yield
 
 
 def split_config(config: SynthesisConfig, workers: int, index: int) -> SynthesisConfig:
