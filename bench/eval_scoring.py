@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eval_tasks.fixtures import benchmark_rows  # noqa: E402
-from eval_tasks.scoring import SCORERS  # noqa: E402
+from eval_tasks.scoring import SCORERS, number_value  # noqa: E402
 from eval_tasks.tasks import BENCHMARKS  # noqa: E402
 
 TARGET_SECONDS = 60.0
@@ -82,7 +82,8 @@ def wrong_text(name: str, item: dict) -> str:
         return letters[0]
     if name in ("mme", "hallusionbench"):
         return "no" if item["answer"] == "yes" else "yes"
-    return "a completely different answer 97"
+    value = number_value(str(item["answer"]))
+    return f"{value + 1:g}" if value is not None else "a completely different answer"
 
 
 def completion(name: str, item: dict, rng: random.Random) -> str:
