@@ -214,14 +214,14 @@ def prompt_hallusionbench(line: dict, task_name: str = "") -> Doc:
 def prompt_ai2d(line: dict, task_name: str = "") -> Doc:
     options = {LETTERS[i]: str(o) for i, o in enumerate(line["options"])}
     gold = LETTERS[int(line["answer"])]
-    specific = {"index": line["question"][:80], "answer": gold, "options": options}
+    specific = {"index": str(line.get("__index", "")), "answer": gold, "options": options}  # no id column
     return _doc(task_name, mcq_prompt(line["question"], options), [line["image"]], specific, gold, system_prompt=False)
 
 
 def prompt_ocrbench(line: dict, task_name: str = "") -> Doc:
     answers = line["answer"] if isinstance(line["answer"], list) else [line["answer"]]
     specific = {
-        "id": f"{line.get('dataset', '')}:{line['question'][:60]}",
+        "id": f"{line.get('dataset', '')}:{line.get('__index', '')}",  # source set : row (no id column)
         "question_type": line["question_type"],
         "answer": [str(a) for a in answers],
     }
