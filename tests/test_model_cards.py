@@ -192,3 +192,34 @@ def test_license_table_keeps_sources_it_does_not_know():
         "notes": "not a source of the WeThink release",
         "rows": 2,
     }
+
+
+def test_render_cli_uses_eval_tasks_results(tmp_path, capsys):
+    """`python -m model_cards render --model-dir RUN --eval-dir EVAL`: complete scores go to model-index (through
+    eval_tasks' model_index), partial ones stay in the table only."""
+    from eval_tasks.results import benchmark_result, markdown_table
+    from model_cards.__main__ import main
+
+    run_dir = write_run(tmp_path / "grpo")
+    counts = {"n": 1000, "n_rule": 1000, "n_judge": 0, "n_unparsed": 0, "n_needs_judge": 0, "n_judge_failed": 0}
+    results = {
+        "model": "wethink-tiny",
+        "max_samples": None,
+        "benchmarks": {
+            "mathvista": benchmark_result("mathvista", {"score": 70.5, **counts}, partial=False),
+            "ai2d": benchmark_result("ai2d", {"score": 80.0, **counts}, partial=True),
+        },
+    }
+    eval_dir = tmp_path / "eval"
+    eval_dir.mkdir()
+    (eval_dir / "results.json").write_text(json.dumps(results))
+    (eval_dir / "results.md").write_text(markdown_table(results))
+
+    args = ["render", "--model-dir", str(run_dir), "--eval-dir", str(eval_dir), "--repo-id", "org/wethink-tiny"]
+    assert main(args) == 0
+    card = ModelCard.load(run_dir / "README.md")
+    assert [(r.dataset_name, r.metric_value) for r in card.data.eval_results] == [("MathVista", 70.5)]
+    assert "| wethink-tiny | 70.5 | 80.0 |" in card.text and "WeThink-VL-7B (reference)" in card.text
+
+    assert main(["render", "--model-dir", str(run_dir), "--eval-dir", str(tmp_path / "none")]) == 1
+    assert "results.json not found" in capsys.readouterr().err

@@ -1,0 +1,55 @@
+"""Wall time of `make demo` (the main job end to end, offline) against the issue's target: under 10 minutes on 2 cores.
+
+    .venv/bin/python bench/demo_runtime.py            # the default demo, as `make demo` runs it
+    .venv/bin/python bench/demo_runtime.py --quick    # the test-sized run (--small)
+
+Prints the time of every stage, then `RESULT ...`. On a shared machine the numbers include other people's load;
+CPU seconds (user + system of the stage processes) are printed beside wall seconds to show how much.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from recipes.demo import Demo, DemoConfig  # noqa: E402
+
+TARGET_SECONDS = 600
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="time the test-sized demo (--small) instead")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    with tempfile.TemporaryDirectory(prefix="demo-bench-") as tmp:
+        demo = Demo(DemoConfig(output_dir=str(Path(tmp) / "demo"), small=args.quick))
+        started = time.perf_counter()
+        demo.run()
+        wall = time.perf_counter() - started
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = children.ru_utime + children.ru_stime
+
+    print()
+    print(f"| {'stage':<20} | {'wall s':>7} |")
+    print(f"|{'-' * 22}|{'-' * 9}|")
+    for stage, seconds in demo.timings.items():
+        print(f"| {stage:<20} | {seconds:>7.1f} |")
+    print(f"| {'total':<20} | {wall:>7.1f} |")
+    print(f"\nCPU seconds in stage processes: {cpu:.0f} (cores on this machine: {os.cpu_count()})")
+    size = "small demo (--quick)" if args.quick else "make demo"
+    verdict = "PASS" if wall < TARGET_SECONDS else "SHORT"
+    print(f"RESULT {size} wall time: {wall:.0f} s (target < {TARGET_SECONDS} s) {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
