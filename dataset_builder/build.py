@@ -128,7 +128,7 @@ def upload_to_hub(output_dir: Path, repo_id: str, *, private: bool = False) -> s
         ) from error
     except OSError as error:  # requests/httpx connection errors derive from OSError
         raise RuntimeError(f"cannot push to {repo_id}: the Hub is unreachable ({error})") from error
-    return commit.commit_url if hasattr(commit, "commit_url") else str(commit)
+    return commit.commit_url
 
 
 def build_dataset(
