@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -28,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The folders the demo writes under --output_dir; a new run replaces them so no stale artifact is reported.
+STAGE_DIRS = ("model-init", "release", "data", "sft", "grpo", "eval-data", "eval", "logs")
 TINY_RECIPES = REPO_ROOT / "recipes" / "tiny"
 CPU_ACCELERATE_CONFIG = REPO_ROOT / "recipes" / "accelerate_configs" / "cpu.yaml"
 # Hub ids the cards and the push dry-run name; nothing is uploaded.
@@ -74,10 +78,13 @@ class Demo:
 
     def __post_init__(self):
         self.out = Path(self.config.output_dir).resolve()
+        for name in STAGE_DIRS:
+            shutil.rmtree(self.out / name, ignore_errors=True)
         self.logs = self.out / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
+        # Nothing is uploaded, so no stage needs a Hub token (and none can print one into a log).
         self.env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")},
             "HF_HUB_OFFLINE": "1",
             "HF_DATASETS_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false",
@@ -90,7 +97,8 @@ class Demo:
     def stage(self, name: str, command: list[str]) -> None:
         """Run one stage as a subprocess, its output in logs/<name>.log; a failure shows the log's tail."""
         log_path = self.logs / f"{name}.log"
-        print(f"[demo] {name}: {' '.join(command[1:] if command[0] == sys.executable else command)}", flush=True)
+        shown = ["python", *command[1:]] if command[0] == sys.executable else command
+        print(f"[demo] {name}: {shlex.join(shown)}", flush=True)
         started = time.perf_counter()
         with open(log_path, "w", encoding="utf-8") as log:
             try:
@@ -271,7 +279,7 @@ class Demo:
     def run(self) -> int:
         missing = missing_components()
         if missing:
-            print("[demo] components not in this tree yet: " + "; ".join(missing), file=sys.stderr)
+            raise StageError("the main job needs components missing from this checkout: " + "; ".join(missing))
         started = time.perf_counter()
         self.prepare_inputs()
         self.build_dataset()
@@ -299,10 +307,30 @@ class Demo:
         width = max(len(label) for label, _ in artifacts)
         lines = ["", "=" * 100, f"WeThink demo finished in {total_seconds:.0f} s", ""]
         lines += [f"  {label:<{width}}  {path}" for label, path in artifacts]
+        lines += ["", *self.notes()]
         lines += ["", "Stage times: " + ", ".join(f"{k} {v:.0f} s" for k, v in self.timings.items()), ""]
         lines += ["Evaluation (tiny random model, generated slices; pipeline check only):", ""]
         lines += [(self.path("eval") / "results.md").read_text(encoding="utf-8").strip(), "=" * 100]
         print("\n".join(lines), flush=True)
+
+    def notes(self) -> list[str]:
+        """What a reader of the summary would otherwise have to dig out of the logs."""
+        from huggingface_hub import ModelCard
+
+        results = ModelCard.load(self.path("grpo") / "README.md").data.eval_results or []
+        notes = [
+            f"Model card model-index: {len(results)} result(s) (partial --max-samples scores stay out of it).",
+            *(
+                f"Push dry-run ({kind}): " + (self.logs / f"push-{kind}.log").read_text().splitlines()[0]
+                for kind in ("model", "dataset")
+            ),
+        ]
+        if not self.config.judge_base_url:
+            notes.append(
+                "No judge endpoint: GRPO skipped the hybrid reward on model-rewarded (descriptive) rows and MM-Vet "
+                "is unscored; pass --judge_base_url/--judge_model to use one."
+            )
+        return notes
 
 
 def missing_components() -> list[str]:
