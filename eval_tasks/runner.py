@@ -77,7 +77,10 @@ class RunConfig:
     )
     output_dir: str = field(default="outputs/eval", metadata={"help": "Where results.json and results.md go."})
     data_dir: str | None = field(default=None, metadata={"help": "Local benchmark Parquet folders (default: Hub)."})
-    max_samples: int | None = field(default=None, metadata={"help": "Items per benchmark (partial, for smoke runs)."})
+    max_samples: int | None = field(
+        default=None,
+        metadata={"help": "About this many items per benchmark, whole rule groups (partial, for smoke runs)."},
+    )
     max_new_tokens: int = field(default=2048, metadata={"help": "Generation budget per answer (paper: 2048)."})
     batch_size: int = field(default=1, metadata={"help": "Generation batch size."})
     device: str | None = field(default=None, metadata={"help": "cuda or cpu (default: cuda when available)."})
@@ -89,7 +92,10 @@ class RunConfig:
         default=None, metadata={"help": "Image processor max pixels (paper: 12845056 = 16384*28*28)."}
     )
     model_name: str | None = field(default=None, metadata={"help": "Name shown in the results table."})
-    judge_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible judge URL (MM-Vet)."})
+    judge_base_url: str | None = field(
+        default=None,
+        metadata={"help": "OpenAI-compatible judge URL: grades MM-Vet, extracts unreadable answers elsewhere."},
+    )
     judge_model: str | None = field(default=None, metadata={"help": "Judge model name served at judge_base_url."})
     judge_api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Env var with the judge API key."})
 
