@@ -195,6 +195,7 @@ def test_rerun_replays_the_journal_and_tolerates_torn_lines(images, quirks, tmp_
         # Forget that the last two images finished (as if killed before their "done" entries) and tear the tails.
         journal = (out / "checkpoint" / "journal.jsonl").read_text().splitlines(keepends=True)
         done = [i for i, line in enumerate(journal) if '"kind": "image_done"' in line][-2:]
+        unfinished = {json.loads(journal[i])["image"] for i in done}
         kept = [line for i, line in enumerate(journal) if i not in done]
         (out / "checkpoint" / "journal.jsonl").write_text("".join(kept) + '{"kind": "reply", "key": "x|0|fil')
         (out / "records.jsonl").write_text(records + '{"problem": "torn')
@@ -204,6 +205,10 @@ def test_rerun_replays_the_journal_and_tolerates_torn_lines(images, quirks, tmp_
     assert (out / "records.jsonl").read_text() == records  # no duplicate, torn tail gone
     assert summary.stats["records"] == 10  # counters of earlier and replayed images both counted once
     assert all(count == 1 for count in roles.by_hash.values())
+    # The rerun compacted the journal: only the replies of the images it had to finish are left.
+    rows = read_jsonl(out / "checkpoint" / "journal.jsonl")
+    assert {row["image"] for row in rows if row["kind"] == "reply"} == unfinished
+    assert sum(row["kind"] == "image_done" for row in rows) == 6
 
 
 def test_damaged_journal_line_is_a_clear_error(tmp_path):

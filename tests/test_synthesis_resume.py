@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import yaml
 
 from dataset_builder.synthesis import list_images
@@ -33,12 +34,14 @@ def read_rows(path):
     return rows
 
 
-def synthesize_command(images, config, out):
+def synthesize_command(images, config, out, workers):
     return [sys.executable, "-m", "dataset_builder", "synthesize", "--images", str(images), "--config", str(config),
-            "--output-dir", str(out), "--no-progress"]  # fmt: skip
+            "--output-dir", str(out), "--workers", str(workers), "--no-progress"]  # fmt: skip
 
 
-def test_kill_9_mid_run_then_resume(tmp_path, repo_root):
+# With --workers 2 the kill hits the parent only: its workers must exit too, or they would race the rerun.
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "two-workers"])
+def test_kill_9_mid_run_then_resume(tmp_path, repo_root, workers):
     images = write_synthetic_release(tmp_path / "release", 10, seed=5).images_root
     paths = list_images(images)
     roles = ScriptedRoles(images, quirks={paths[0]: {"vlm_disagrees", "judge_rejects"}}, delay_s=0.05)
@@ -50,7 +53,7 @@ def test_kill_9_mid_run_then_resume(tmp_path, repo_root):
         config_path.write_text(yaml.safe_dump({**config, "pipeline": {"max_refinement_turns": 2}}))
         journal = out / "checkpoint" / "journal.jsonl"
 
-        first = subprocess.Popen(synthesize_command(images, config_path, out), env=env, cwd=repo_root)
+        first = subprocess.Popen(synthesize_command(images, config_path, out, workers), env=env, cwd=repo_root)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and first.poll() is None:
             if journal.exists() and journal.read_text().count('"kind": "reply"') >= 80:
@@ -59,6 +62,10 @@ def test_kill_9_mid_run_then_resume(tmp_path, repo_root):
         assert first.poll() is None, "the first run ended before it could be killed"
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
+        time.sleep(0.5)  # requests already on the wire may still arrive; after that, nothing may be sending
+        sent_after_kill = len(server.requests)
+        time.sleep(0.5)
+        assert len(server.requests) == sent_after_kill, "something outlived the killed run and is still sending"
         journaled = [
             NONCE.search(row["reply"]["text"]).group(1) for row in read_rows(journal) if row["kind"] == "reply"
         ]
@@ -66,7 +73,7 @@ def test_kill_9_mid_run_then_resume(tmp_path, repo_root):
         sent_before_kill = len(server.requests)
 
         second = subprocess.run(
-            synthesize_command(images, config_path, out), env=env, cwd=repo_root, capture_output=True, text=True,
+            synthesize_command(images, config_path, out, workers), env=env, cwd=repo_root, capture_output=True, text=True,
             timeout=120,
         )  # fmt: skip
         assert second.returncode == 0, second.stderr[-2000:]

@@ -5,6 +5,8 @@ turn), before the stage that asked for it goes on; a rerun replays journaled rep
 Output records and rejections are written (fsynced) before their image is marked done in the journal, and a rerun
 skips ids already in OUT/records.jsonl / OUT/rejected.jsonl, so each is written exactly once however often the run
 is killed. Images whose requests failed after all retries are listed in OUT/failed.jsonl and retried by a rerun.
+Each run starts by compacting the journal (finished images keep one row, their replies go), so it stays about the
+size of the work in progress.
 """
 
 from __future__ import annotations
@@ -101,7 +103,8 @@ class ImageContext:
                 "completion_tokens": result.completion_tokens,
                 "model": self.run.model_by_endpoint[role][result.endpoint],
             }
-            await self.run.journal.append({"kind": "reply", "key": key, "role": role, "reply": reply})
+            row = {"kind": "reply", "image": self.image_path, "key": key, "role": role, "reply": reply}
+            await self.run.journal.append(row)
             self.counters["requests.sent"] += 1
         else:
             self.counters["requests.replayed"] += 1
@@ -153,13 +156,13 @@ class SynthesisRun:
         self.rejected = DurableJsonl(self.output_dir / "rejected.jsonl", repair_tail=repair_tails)
         # What earlier runs finished: whole images (with their counters), output ids, and replies to replay.
         self.finished: dict[str, dict] = {}
-        pending: dict[str, dict] = {}
+        pending: dict[str, tuple[str, dict]] = {}
         for row in self.journal:
             if row.get("kind") == "image_done":
                 self.finished[row["image"]] = row["counters"]
             elif row.get("kind") == "reply":
-                pending[row["key"]] = row["reply"]
-        self.replayable = {k: v for k, v in pending.items() if k.split("|", 1)[0] not in self.finished}
+                pending[row["key"]] = (row["image"], row["reply"])
+        self.replayable = {key: reply for key, (image, reply) in pending.items() if image not in self.finished}
         self.written_ids = {row["provenance"]["record_id"] for row in self.records}
         self.rejected_ids = {row["id"] for row in self.rejected}
         self.failures: list[dict] = []
@@ -385,6 +388,7 @@ def synthesize(
     _check_same_run(output_dir, {"images": str(Path(images_dir).resolve()), "shard": f"{index}/{count}"})
     started = time.perf_counter()
     with _exclusive(output_dir), tqdm(total=len(images), unit="img", disable=not progress) as bar:
+        compact_journal(output_dir / "checkpoint" / "journal.jsonl")
         if workers == 1:
             results = [run_images(config, images_dir, output_dir, images, bar.update)]
         else:
@@ -444,6 +448,33 @@ def _worker_main(config, images_dir, output_dir, images, messages, index) -> Non
         messages.put(("result", index, result))
     except BaseException:
         messages.put(("error", index, traceback.format_exc()))
+
+
+def compact_journal(path: Path) -> None:
+    """Drops the replies of finished images (their records and rejections are written), so the journal holds only
+    the work in progress plus one small row per finished image. Runs before any worker starts appending."""
+    journal = DurableJsonl(path)  # also cuts a torn tail
+    journal.close()
+    finished: set[str] = set()
+    replied: set[str] = set()
+    for row in journal:
+        if row.get("kind") == "image_done":
+            finished.add(row["image"])
+        elif row.get("kind") == "reply":
+            replied.add(row["image"])
+    if finished.isdisjoint(replied):
+        return
+    compacted = path.with_name(path.name + ".compacting")
+    with open(compacted, "w", encoding="utf-8") as out:
+        for row in journal:
+            if row.get("kind") != "reply" or row["image"] not in finished:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(compacted, path)  # atomic: a kill leaves either the old or the new journal
+    directory = os.open(path.parent, os.O_RDONLY)
+    os.fsync(directory)
+    os.close(directory)
 
 
 def _exit_with(sentinel) -> None:
