@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 JUDGE_TIERS = {"CORRECT": 1.0, "PARTIAL": 0.5, "INCORRECT": 0.0}
+_GRADE_LABEL_RE = re.compile(r"grade\s*:", re.IGNORECASE)
 _GRADE_RE = re.compile(r"GRADE\s*:\s*\**\s*(CORRECT|PARTIAL|INCORRECT)\b", re.IGNORECASE)
 
 
@@ -164,7 +165,7 @@ def load_judge_prompt(version: str = "v1") -> str:
 
 def render_judge_prompt(template: str, question: str, reference: str, prediction: str) -> str:
     # The answer is untrusted: it must not be able to close its tag or write the grade line itself.
-    prediction = prediction[:MAX_ANSWER_CHARS].replace("</model_answer>", "").replace("GRADE", "grade")
+    prediction = _GRADE_LABEL_RE.sub("grade -", prediction[:MAX_ANSWER_CHARS].replace("</model_answer>", ""))
     return template.format(question=question.strip(), reference=reference.strip(), prediction=prediction.strip())
 
 
@@ -215,10 +216,11 @@ class JudgeReward:
 
     def score(self, questions: list[str], references: list[str], predictions: list[str | None]) -> list[float | None]:
         """Judge a batch concurrently; one score per prediction."""
+        # No final answer scores 0 without a request; no reference answer cannot be judged (None).
         scores: list[float | None] = [0.0 if not p else None for p in predictions]
         requests: dict[tuple[str, str, str], list[int]] = {}
         for index, (question, reference, prediction) in enumerate(zip(questions, references, predictions)):
-            if prediction:
+            if prediction and reference is not None and str(reference).strip():
                 requests.setdefault((question or "", str(reference), prediction), []).append(index)
         if not requests:
             return scores
