@@ -7,6 +7,7 @@ import fcntl
 import json
 import threading
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 
@@ -18,6 +19,7 @@ from dataset_builder.synthesis import (
     load_config,
     parse_config,
     parsing,
+    stages,
     synthesize,
 )
 from dataset_builder.synthesis.journal import DurableJsonl
@@ -277,3 +279,45 @@ def test_worker_processes_share_the_run_and_its_concurrency(images, quirks, tmp_
     assert shares == [2, 1]
     with pytest.raises(ValueError, match="max_concurrency 3, fewer than --workers 4"):
         split_config(config, 4, 0)
+
+
+def question(question_type="fill-in-the-blank", text="There are ___ red squares.", options=None, abilities=None):
+    return {
+        "question_type": question_type,
+        "question": text,
+        "options": options or {},
+        "abilities": abilities or ["Reasoning", "Math"],
+    }
+
+
+@pytest.mark.parametrize(
+    "record, reason",
+    [
+        (question("multiple-choice", "Which?", {"A": "x", "C": "y"}), "bad_options"),
+        (question("multiple-choice", "Which?", {"A": "x", "B": "X"}), "forced"),
+        (question("fill-in-the-blank", options={"A": "x"}), "bad_options"),
+        (question("descriptive", "Is the square red?"), "forced"),
+        (question("descriptive", "What do you think the artist felt?"), "open-ended"),
+        (question(abilities=["Math", "OCR"]), "ability_synergy"),
+        (question(abilities=["Reasoning"]), "ability_synergy"),
+    ],
+)
+def test_prefilter_rejects_forced_open_ended_and_unbalanced_questions(record, reason):
+    with pytest.raises(stages.Rejection) as caught:
+        stages.prefilter(record)
+    assert (caught.value.stage, caught.value.reason) == ("prefilter", reason)
+    assert stages.prefilter(question()) == {"prefilter": "pass"}
+
+
+def test_reasoner_answers_are_normalized_or_rejected():
+    mc = question("multiple-choice", "How many?", {"A": "two", "B": "three"})
+    reply = SimpleNamespace(text="<answer>three</answer>", reasoning="I count three squares.")
+    assert stages._reasoned_answer(reply, mc, 8) == ("I count three squares.", "B")
+    with pytest.raises(stages.Rejection, match="not one of the options"):
+        stages._reasoned_answer(SimpleNamespace(text="<answer>seven</answer>", reasoning="..."), mc, 8)
+    long_fib = SimpleNamespace(text="<think>so</think><answer>" + "word " * 9 + "</answer>", reasoning=None)
+    with pytest.raises(stages.Rejection) as caught:
+        stages._reasoned_answer(long_fib, question(), 8)
+    assert caught.value.reason == "open-ended"
+    with pytest.raises(parsing.MalformedReply, match="no extractable final answer"):
+        stages._reasoned_answer(SimpleNamespace(text="I think it is 3", reasoning="hm"), question(), 8)
