@@ -7,6 +7,7 @@ Generation is lighteval's `VLMTransformersModel` (HF `generate`, greedy decoding
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -146,7 +147,12 @@ def run_evaluation(config: RunConfig) -> dict:
     set_pixel_budget(pipeline.model.processor.image_processor, config.min_pixels, config.max_pixels)
     # lighteval 0.13's sample cache cannot read back VLM responses (ModelResponse(**row) TypeError on the stored
     # token arrays), so generations are not cached: with no cache the model's methods run directly.
+    # lighteval joins the model name onto its cache folder, so for a local model the (empty) cache folder it made is
+    # inside the model folder: remove it rather than leave it in a checkpoint that may be pushed to the Hub.
+    unused_cache_dir = pipeline.model._cache.cache_dir
     pipeline.model._cache = None
+    with contextlib.suppress(OSError):
+        unused_cache_dir.rmdir()
     pipeline.evaluate()
     pipeline.save_and_push_results()
     aggregated = pipeline.get_results()["results"]

@@ -37,11 +37,13 @@ def test_fixtures_load_in_every_benchmark_schema(benchmark_dir):
 
 def test_runner_end_to_end_on_tiny_model(tiny_model_dir, benchmark_dir, tmp_path):
     output_dir = tmp_path / "eval"
+    model_files = sorted(path.name for path in tiny_model_dir.iterdir())
     code = main(
         ["run", "--model", str(tiny_model_dir), "--tasks", "mmstar,mme", "--data-dir", str(benchmark_dir),
          "--output-dir", str(output_dir), "--max-samples", "2", "--max-new-tokens", "4", "--device", "cpu", "--max-pixels", "3136"]
     )  # fmt: skip
     assert code == 0
+    assert sorted(path.name for path in tiny_model_dir.iterdir()) == model_files  # nothing left in the model folder
     results = json.loads((output_dir / "results.json").read_text())
     assert list(results["benchmarks"]) == ["mmstar", "mme"]
     for entry in results["benchmarks"].values():
