@@ -604,3 +604,18 @@ def test_constant_value():
     assert constant_value("\\frac{\\pi}{2}") == pytest.approx(1.5707963267948966)
     assert constant_value("x+1") is None
     assert constant_value("9^{9^{9}}") is None
+
+
+def test_the_whole_table_gives_the_same_verdicts_from_worker_threads():
+    """TRL, the synthesis pipeline and the evaluation may grade from thread pools: same verdicts, no hang."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(case):
+        _, completion, gold, question_type, options, _ = case
+        return verify(completion, gold, question_type=question_type, options=options, timeout=3.0).correct
+
+    grading._grade_cached.cache_clear()  # grade for real, not from the earlier table run's cache
+    grading._parse_gold_cached.cache_clear()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        verdicts = list(pool.map(run, TABLE, timeout=120))
+    assert verdicts == [case[-1] for case in TABLE]
