@@ -420,7 +420,7 @@ def prompt_with_context(benchmark_name: str, line: dict, task_name: str = "") ->
     """The benchmark's prompt function; a row it cannot read is reported with the benchmark, row and field."""
     try:
         return BENCHMARKS[benchmark_name].prompt_function(line, task_name)
-    except (KeyError, ValueError, TypeError, SyntaxError) as error:
+    except (KeyError, ValueError, TypeError, AttributeError, SyntaxError) as error:
         field_hint = f"missing field {error}" if isinstance(error, KeyError) else str(error)
         raise ValueError(f"{benchmark_name}: row {line.get('__index', '?')}: {field_hint}") from error
 
