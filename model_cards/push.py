@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,13 +35,20 @@ class PushPlan:
         return sum(size for _, size in self.files)
 
 
-def _ignored(relative: str) -> bool:
-    """Intermediate checkpoints, hidden files and caches (lighteval writes its sample cache inside a local model
-    folder), tensorboard runs and logs of the local run are never uploaded."""
+# The Hub refuses commits that put more files than this in one folder.
+MAX_FILES_PER_FOLDER = 10_000
+
+
+def _ignored(relative: str, repo_type: str) -> bool:
+    """Never uploaded: intermediate checkpoints, hidden files and caches (lighteval writes its sample cache inside a
+    local model folder), tensorboard runs, logs; for datasets also the ShareGPT export's image copies (the images
+    are already embedded in the Parquet files, and one folder of them would exceed the Hub's per-folder limit)."""
     parts = relative.split("/")
-    return any(p.startswith(".") or p.startswith("checkpoint-") or p == "__pycache__" for p in parts) or any(
-        fnmatch.fnmatch(relative, pattern) for pattern in ("runs/*", "*.log")
-    )
+    if any(p.startswith(".") or p.startswith("checkpoint-") or p == "__pycache__" for p in parts):
+        return True
+    if repo_type == "dataset" and relative.startswith("sharegpt/images/"):
+        return True
+    return fnmatch.fnmatch(relative, "runs/*") or relative.endswith(".log")
 
 
 def plan_push(folder: str | Path, repo_type: str) -> PushPlan:
@@ -63,8 +71,15 @@ def plan_push(folder: str | Path, repo_type: str) -> PushPlan:
     files = []
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder).as_posix()
-        if path.is_file() and not _ignored(relative):
+        if path.is_file() and not _ignored(relative, repo_type):
             files.append((relative, path.stat().st_size))
+    per_folder = Counter(relative.rpartition("/")[0] for relative, _ in files)
+    crowded = [(name or ".", n) for name, n in per_folder.items() if n > MAX_FILES_PER_FOLDER]
+    if crowded:
+        raise PushError(
+            f"{folder}: {crowded[0][1]} files in {crowded[0][0]}/, more than the Hub accepts in one folder "
+            f"({MAX_FILES_PER_FOLDER}); shard them into subfolders first"
+        )
     return PushPlan(folder, repo_type, files, str(card))
 
 

@@ -130,3 +130,28 @@ def test_rejected_token_creates_nothing(model_dir, tmp_path):
     assert "rejected the token (HTTP 401)" in result.stderr
     assert ("GET", "/api/whoami-v2") in requests
     assert all(method == "GET" and "/repos" not in path for method, path in requests)  # read-only calls only
+
+
+def test_dataset_plan_skips_image_copies_and_refuses_crowded_folders(tmp_path, monkeypatch):
+    import model_cards.push as push_module
+    from dataset_builder.build import build_dataset
+    from dataset_builder.synthetic import write_synthetic_release
+    from model_cards.cards import render_dataset_card
+
+    release = write_synthetic_release(tmp_path / "release", 8, seed=1)
+    out = tmp_path / "data"
+    build_dataset([release.records_path], release.images_root, out)
+    render_dataset_card(out)
+    (out / "sharegpt" / "images" / "coco").mkdir(parents=True)
+    (out / "sharegpt" / "images" / "coco" / "1.jpg").write_bytes(b"jpg")
+
+    files = [relative for relative, _ in plan_push(out, "dataset").files]
+    assert "README.md" in files and any(f.startswith("rl/") and f.endswith(".parquet") for f in files)
+    assert not any(f.startswith("sharegpt/images/") for f in files)
+
+    limit = sum(1 for p in out.iterdir() if p.is_file())  # the top folder still fits, rl/ does not
+    for i in range(limit):
+        (out / "rl" / f"extra-{i}.txt").write_text("x")
+    monkeypatch.setattr(push_module, "MAX_FILES_PER_FOLDER", limit)
+    with pytest.raises(PushError, match="files in rl/, more than the Hub accepts"):
+        plan_push(out, "dataset")
