@@ -241,3 +241,42 @@ def test_accelerate_configs_load(name):
     assert config.distributed_type == expected
     if name.startswith("zero"):
         assert config.deepspeed_config["zero_stage"] == int(name[-1])
+
+
+def test_grpo_lora_variant_trains_and_saves_an_adapter(tiny_model_dir, wethink_dir, tmp_path):
+    import yaml
+
+    from recipes import grpo
+
+    # The 7B LoRA recipe's target expression: language-model projections only, never the vision tower.
+    lora_yaml = yaml.safe_load((REPO_ROOT / "recipes/Qwen2.5-VL-7B-Instruct/grpo/config_lora.yaml").read_text())
+    (target,) = lora_yaml["lora_target_modules"]
+    run_dir = tmp_path / "lora"
+    _run_in_process(grpo, "grpo.yaml", "--model_name_or_path", str(tiny_model_dir), "--dataset_name", str(wethink_dir),
+                    "--output_dir", str(run_dir), "--max_steps", "1", "--save_strategy", "no",
+                    "--use_peft", "true", "--lora_r", "4", "--lora_alpha", "8", "--lora_target_modules", target)  # fmt: skip
+    adapter = json.loads((run_dir / "adapter_config.json").read_text())
+    assert adapter["r"] == 4 and adapter["target_modules"] == target
+    assert (run_dir / "adapter_model.safetensors").is_file() and not (run_dir / "model.safetensors").exists()
+
+    from peft import PeftModel
+    from transformers import AutoModelForImageTextToText
+
+    model = PeftModel.from_pretrained(AutoModelForImageTextToText.from_pretrained(tiny_model_dir), run_dir)
+    lora_modules = [name for name, _ in model.named_modules() if name.endswith("lora_A")]
+    assert lora_modules and not any("visual" in name for name in lora_modules)
+
+
+def test_judge_settings_reach_the_hybrid_reward():
+    from recipes import grpo
+
+    script_args, training_args, _ = grpo.make_parser().parse_args_and_config(
+        ["--config", str(REPO_ROOT / "recipes" / "tiny" / "grpo.yaml"), "--output_dir", "unused",
+         "--model_name_or_path", BOGUS_MODEL, "--judge_base_url", "http://127.0.0.1:9/v1", "--judge_model", "judge",
+         "--judge_api_key_env", "MY_JUDGE_KEY", "--judge_timeout", "5", "--judge_max_concurrency", "3"]
+    )  # fmt: skip
+    hybrid, format_reward = grpo.build_reward_funcs(script_args, training_args)
+    assert (hybrid.__name__, format_reward.__name__) == ("hybrid_reward", "format_reward")
+    config = hybrid.judge.config
+    assert (config.base_url, config.model, config.api_key_env) == ("http://127.0.0.1:9/v1", "judge", "MY_JUDGE_KEY")
+    assert (config.timeout, config.max_concurrency) == (5, 3)
