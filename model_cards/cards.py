@@ -169,13 +169,17 @@ def plot_training_curves(run: TrainingRun, output_dir: str | Path, prefix: str) 
     output_dir = Path(output_dir)
     plots = []
     for group, matches in groups.items():
-        keys = sorted({k for entry in run.log_history for k in entry if matches(k)})
-        if not keys:
+        series = {}
+        for entry in run.log_history:
+            for key, value in entry.items():
+                if matches(key) and "step" in entry:
+                    series.setdefault(key, []).append((entry["step"], value))
+        if not series:
             continue
         fig, ax = plt.subplots(figsize=(6, 3.5))
-        for key in keys:
-            points = [(e["step"], e[key]) for e in run.log_history if key in e and "step" in e]
-            ax.plot(*zip(*points), marker="o", markersize=3, label=key)
+        for key in sorted(series):
+            steps, values = zip(*series[key])
+            ax.plot(steps, values, marker="o", markersize=3, label=key)
         ax.set_xlabel("step")
         ax.set_ylabel(group)
         ax.set_title(f"{prefix.upper()} {group}")
@@ -190,8 +194,9 @@ def plot_training_curves(run: TrainingRun, output_dir: str | Path, prefix: str) 
 
 
 def as_eval_results(results: list[EvalResult | dict], model_name: str) -> list[EvalResult]:
-    """Normalize evaluation results to EvalResult: accepts EvalResult objects, EvalResult keyword dicts, or
-    Hub model-index entries ({"name", "results": [...]}) as `eval_tasks.results.model_index` returns."""
+    """Normalize evaluation results to EvalResult. Accepts EvalResult objects, EvalResult keyword dicts, model-index
+    result entries ({"task", "dataset", "metrics"}, what `eval_tasks.results.model_index` returns) and whole
+    model-index entries ({"name", "results": [...]})."""
     normalized = []
     for i, item in enumerate(results):
         if isinstance(item, EvalResult):
