@@ -38,20 +38,28 @@ def test_fixtures_load_in_every_benchmark_schema(benchmark_dir):
 def test_runner_end_to_end_on_tiny_model(tiny_model_dir, benchmark_dir, tmp_path):
     output_dir = tmp_path / "eval"
     model_files = sorted(path.name for path in tiny_model_dir.iterdir())
-    code = main(
-        ["run", "--model", str(tiny_model_dir), "--tasks", "mmstar,mme", "--data-dir", str(benchmark_dir),
-         "--output-dir", str(output_dir), "--max-samples", "2", "--max-new-tokens", "4", "--device", "cpu", "--max-pixels", "3136"]
-    )  # fmt: skip
+
+    def judge(request):  # grades MM-Vet items; finds no answer in the tiny model's unreadable outputs
+        return Reply(text="0.5" if "Compare the ground truth" in request.last_text else "None")
+
+    with ScriptedOpenAIServer(judge) as server:
+        code = main(
+            ["run", "--model", str(tiny_model_dir), "--tasks", "mmstar,mme,mmvet", "--data-dir", str(benchmark_dir),
+             "--output-dir", str(output_dir), "--max-samples", "2", "--max-new-tokens", "4", "--device", "cpu",
+             "--max-pixels", "3136", "--judge-base-url", server.base_url, "--judge-model", "judge"]
+        )  # fmt: skip
     assert code == 0
     assert sorted(path.name for path in tiny_model_dir.iterdir()) == model_files  # nothing left in the model folder
     results = json.loads((output_dir / "results.json").read_text())
-    assert list(results["benchmarks"]) == ["mmstar", "mme"]
-    for entry in results["benchmarks"].values():
-        assert entry["n"] == 2 and entry["status"] == "partial"
+    assert list(results["benchmarks"]) == ["mmstar", "mme", "mmvet"]
+    for name in ("mmstar", "mme"):
+        entry = results["benchmarks"][name]
+        assert entry["n"] == 2 and entry["status"] == "partial" and entry["score"] is not None
         assert entry["n_rule"] + entry["n_unparsed"] == 2  # the random tiny model: every item is counted somewhere
-        assert entry["score"] is not None
+    mmvet = results["benchmarks"]["mmvet"]
+    assert (mmvet["n"], mmvet["n_judge"], mmvet["score"]) == (2, 2, 50.0)
     table = (output_dir / "results.md").read_text()
-    assert "| MMStar | MME |" in table and "WeThink-VL-7B (reference) | 64.2 | - |" in table
+    assert "| MMStar | MMVet | MME |" in table and "WeThink-VL-7B (reference) | 64.2 | 73.2 | - |" in table
     assert results["model_index"][0]["results"] == []  # partial runs never reach a model card
 
 
