@@ -30,7 +30,7 @@ from recipes.data import (
     load_processor,
     load_split,
 )
-from recipes.training import model_init_kwargs, setup_logging, train_and_save
+from recipes.training import model_init_kwargs, resolve_checkpoint, setup_logging, train_and_save
 
 logger = logging.getLogger("recipes.grpo")
 
@@ -75,6 +75,7 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args
     logger.info(f"Model parameters {model_args}")
 
     # Everything that can be wrong with the inputs is checked before the model loads.
+    checkpoint = resolve_checkpoint(training_args)
     reward_funcs = build_reward_funcs(script_args, training_args)
     train_dataset = load_grpo_dataset(script_args, script_args.dataset_train_split)
     eval_dataset = None
@@ -103,7 +104,13 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args
         peft_config=get_peft_config(model_args),
     )
     return train_and_save(
-        trainer, script_args, model_args, training_args, tags=["wethink", "grpo", "vision-language"], wethink_card=True
+        trainer,
+        checkpoint,
+        script_args,
+        model_args,
+        training_args,
+        tags=["wethink", "grpo", "vision-language"],
+        wethink_card=True,
     )
 
 

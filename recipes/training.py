@@ -57,13 +57,14 @@ def resolve_checkpoint(training_args) -> str | None:
     return requested
 
 
-def train_and_save(trainer, script_args, model_args, training_args, tags: list[str], wethink_card: bool) -> dict:
-    """Train (resuming if asked), then save model + processor + state, write the model card, push if asked.
+def train_and_save(
+    trainer, checkpoint: str | None, script_args, model_args, training_args, tags: list[str], wethink_card: bool
+) -> dict:
+    """Train (from `checkpoint` if given), then save model + processor + state, write the model card, push if asked.
 
     `wethink_card`: render the project's card (`model_cards.cards.render_model_card`, which describes the GRPO
     stage); otherwise TRL's generic card (the SFT cold start is an intermediate checkpoint).
     """
-    checkpoint = resolve_checkpoint(training_args)
     if checkpoint is not None:
         logger.info(f"Resuming from {checkpoint}")
     train_result = trainer.train(resume_from_checkpoint=checkpoint)

@@ -150,9 +150,11 @@ def _first_id(table_dir: Path, view: str) -> str:
     [
         ("grpo", "grpo.yaml", ["--reward_funcs", "hybrid", "no_such_reward"], "no_such_reward"),
         ("grpo", "grpo.yaml", ["--reward_weights", "1.0"], "reward_weights has 1 value"),
+        ("grpo", "grpo.yaml", ["--resume_from_checkpoint", "/nonexistent/checkpoint-2"], "no such checkpoint"),
+        ("sft", "sft.yaml", ["--resume_from_checkpoint", "last"], "no checkpoint-\\* folder"),
     ],
 )
-def test_bad_reward_settings_fail_before_the_model_loads(wethink_dir, tmp_path, module_name, config, args, message):
+def test_bad_settings_fail_before_the_model_loads(wethink_dir, tmp_path, module_name, config, args, message):
     import importlib
 
     module = importlib.import_module(f"recipes.{module_name}")
