@@ -18,6 +18,7 @@ background loop so it works whether or not the calling thread already has a runn
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import threading
@@ -26,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
@@ -113,7 +114,7 @@ class ChatClient:
         self.backoff_max = backoff_max
         self.usage = UsageStats()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._http: httpx.AsyncClient | None = None
+        self._http: aiohttp.ClientSession | None = None
         self._slot_freed: asyncio.Condition | None = None
         self._background: threading.Thread | None = None
 
@@ -125,8 +126,10 @@ class ChatClient:
         loop = asyncio.get_running_loop()
         if self._loop is None:
             total = sum(state.config.max_concurrency for state in self._states)
-            limits = httpx.Limits(max_connections=total, max_keepalive_connections=total)
-            self._http = httpx.AsyncClient(limits=limits, timeout=None)
+            # aiohttp rather than httpx: httpx's pool rescans every connection per queued request, O(C^2) CPU at
+            # the concurrency a synthesis run uses (measured 11.5 ms vs <1 ms per request at C=64).
+            connector = aiohttp.TCPConnector(limit=total, limit_per_host=0, ssl=None)
+            self._http = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
             self._slot_freed = asyncio.Condition()
             self._loop = loop
         elif self._loop is not loop:
@@ -181,23 +184,26 @@ class ChatClient:
         cfg = state.config
         body = {"model": cfg.model, "messages": messages, **cfg.sampling, **sampling}
         headers = {"Authorization": f"Bearer {cfg.api_key()}"}
+        timeout = aiohttp.ClientTimeout(total=cfg.timeout)
         try:
-            reply = await self._http.post(
-                f"{cfg.base_url}/chat/completions", json=body, headers=headers, timeout=cfg.timeout
-            )
-        except httpx.TimeoutException as err:
+            async with self._http.post(
+                f"{cfg.base_url}/chat/completions", json=body, headers=headers, timeout=timeout
+            ) as reply:
+                status, raw = reply.status, await reply.read()
+                retry_after = _retry_after_seconds(reply.headers.get("Retry-After"))
+        except asyncio.TimeoutError as err:
             raise EndpointError(f"{cfg.base_url}: timed out after {cfg.timeout}s", retryable=True) from err
-        except httpx.TransportError as err:  # refused, reset, dropped mid-reply
+        except aiohttp.ClientError as err:  # refused, reset, dropped mid-reply
             raise EndpointError(f"{cfg.base_url}: connection failed ({type(err).__name__})", retryable=True) from err
-        if reply.status_code != 200:
+        if status != 200:
             error = EndpointError(
-                f"{cfg.base_url}: HTTP {reply.status_code}: {reply.text[:200]}",
-                status=reply.status_code,
-                retryable=reply.status_code in RETRYABLE_STATUS or reply.status_code >= 500,
+                f"{cfg.base_url}: HTTP {status}: {raw[:200]!r}",
+                status=status,
+                retryable=status in RETRYABLE_STATUS or status >= 500,
             )
-            error.retry_after = _retry_after_seconds(reply.headers.get("retry-after"))
+            error.retry_after = retry_after
             raise error
-        return _parse_completion(reply, cfg.base_url)
+        return _parse_completion(raw, cfg.base_url)
 
     def chat_many_sync(self, batch: Sequence[list[dict]], **sampling: Any) -> list[ChatResult | EndpointError]:
         """Run a batch of chats concurrently from sync code; each slot holds the result or the error."""
@@ -223,7 +229,7 @@ class ChatClient:
 
     async def aclose(self) -> None:
         if self._http is not None:
-            await self._http.aclose()
+            await self._http.close()
 
     def close(self) -> None:
         """Close a client used through `chat_many_sync` (stops its background loop)."""
@@ -245,16 +251,16 @@ def _retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
-def _parse_completion(reply: httpx.Response, base_url: str) -> ChatResult:
+def _parse_completion(raw: bytes, base_url: str) -> ChatResult:
     try:
-        payload = reply.json()
+        payload = json.loads(raw)
         choice = payload["choices"][0]
         message = choice["message"]
         text = message.get("content") or ""
         if not isinstance(text, str):
             raise TypeError(f"content is {type(text).__name__}")
     except (ValueError, KeyError, IndexError, TypeError) as err:
-        raise EndpointError(f"{base_url}: reply is not a chat completion ({err}): {reply.text[:200]!r}") from err
+        raise EndpointError(f"{base_url}: reply is not a chat completion ({err}): {raw[:200]!r}") from err
     usage = payload.get("usage") or {}
     return ChatResult(
         text=text,

@@ -15,6 +15,13 @@ from reward_funcs.testing import Reply, ScriptedOpenAIServer
 MESSAGES = [{"role": "user", "content": "hi"}]
 
 
+async def chat_once(client: ChatClient, **sampling):
+    try:
+        return await client.chat(MESSAGES, **sampling)
+    finally:
+        await client.aclose()
+
+
 def fast_client(*servers, **kwargs) -> ChatClient:
     endpoints = [EndpointConfig(base_url=s.base_url, model="m", timeout=kwargs.pop("timeout", 5.0)) for s in servers]
     return ChatClient(endpoints, backoff_base=0.01, backoff_max=0.05, **kwargs)
@@ -23,7 +30,7 @@ def fast_client(*servers, **kwargs) -> ChatClient:
 def test_chat_returns_text_reasoning_and_counts_tokens():
     with ScriptedOpenAIServer(lambda r: Reply(text="ok", reasoning="hmm", prompt_tokens=7, completion_tokens=3)) as s:
         client = fast_client(s)
-        result = asyncio.run(client.chat(MESSAGES, temperature=0.0))
+        result = asyncio.run(chat_once(client, temperature=0.0))
     assert (result.text, result.reasoning, result.attempts) == ("ok", "hmm", 1)
     assert client.usage.prompt_tokens == 7 and client.usage.completion_tokens == 3 and client.usage.requests == 1
     assert s.requests[0].body["temperature"] == 0.0 and s.requests[0].body["model"] == "m"
@@ -38,7 +45,7 @@ def test_transient_failures_are_retried(failure):
     calls = itertools.count()
     with ScriptedOpenAIServer(lambda r: failure if next(calls) < 2 else Reply(text="fine")) as s:
         client = fast_client(s)
-        result = asyncio.run(client.chat(MESSAGES))
+        result = asyncio.run(chat_once(client))
     assert result.text == "fine" and result.attempts == 3 and client.usage.retries == 2
 
 
@@ -46,7 +53,7 @@ def test_timeout_is_retried_then_reported():
     with ScriptedOpenAIServer(lambda r: Reply(text="late", delay_s=1.0)) as s:
         client = fast_client(s, timeout=0.1, max_retries=1)
         with pytest.raises(EndpointError, match="timed out"):
-            asyncio.run(client.chat(MESSAGES))
+            asyncio.run(chat_once(client))
     assert client.usage.failures == 1 and client.usage.retries == 1
 
 
@@ -55,7 +62,7 @@ def test_permanent_failures_are_not_retried(reply):
     with ScriptedOpenAIServer(lambda r: reply) as s:
         client = fast_client(s)
         with pytest.raises(EndpointError) as err:
-            asyncio.run(client.chat(MESSAGES))
+            asyncio.run(chat_once(client))
     assert not err.value.retryable and len(s.requests) == 1
 
 
@@ -83,7 +90,10 @@ def test_concurrency_limit_and_load_sharing_across_endpoints():
                 done(result)
                 return result
 
-            return await asyncio.gather(*(one() for _ in range(24)))
+            try:
+                return await asyncio.gather(*(one() for _ in range(24)))
+            finally:
+                await client.aclose()
 
         start = time.perf_counter()
         results = asyncio.run(run())

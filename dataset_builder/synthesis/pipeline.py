@@ -35,14 +35,13 @@ from types import SimpleNamespace
 from tqdm.auto import tqdm
 
 from dataset_builder.synthesis import stages
-from dataset_builder.synthesis.clients import RoleClient
 from dataset_builder.synthesis.config import ROLES, SynthesisConfig
 from dataset_builder.synthesis.journal import DurableJsonl
 from dataset_builder.synthesis.parsing import MalformedReply, check_length
 from dataset_builder.synthesis.prompts import get_template
 from dataset_builder.synthesis.stages import Rejection
 from dataset_builder.synthesis.stats import build_stats, write_stats
-from reward_funcs.client import EndpointError
+from reward_funcs.client import ChatClient, EndpointError
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +142,7 @@ class SynthesisRun:
         self.images_dir = Path(images_dir)
         self.output_dir = Path(output_dir)
         self.clients = {
-            role: RoleClient(
+            role: ChatClient(
                 config.roles[role].endpoints,
                 max_retries=config.pipeline.max_retries,
                 backoff_base=config.pipeline.backoff_base,
