@@ -19,6 +19,11 @@ SFT_COLUMNS = ("id", "messages", "images")
 
 
 def load_split(script_args: WeThinkScriptArguments, split: str) -> Dataset:
+    if script_args.dataset_streaming:
+        raise ValueError(
+            "dataset_streaming is not supported by the WeThink recipes: the pre-load checks read rows by index. "
+            "The Parquet build is downloaded once and memory-mapped, so streaming saves no memory here."
+        )
     return load_dataset(script_args.dataset_name, name=script_args.dataset_config, split=split)
 
 

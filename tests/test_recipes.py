@@ -152,6 +152,7 @@ def _first_id(table_dir: Path, view: str) -> str:
         ("grpo", "grpo.yaml", ["--reward_weights", "1.0"], "reward_weights has 1 value"),
         ("grpo", "grpo.yaml", ["--resume_from_checkpoint", "/nonexistent/checkpoint-2"], "no such checkpoint"),
         ("sft", "sft.yaml", ["--resume_from_checkpoint", "last"], "no checkpoint-\\* folder"),
+        ("sft", "sft.yaml", ["--dataset_streaming", "true"], "dataset_streaming is not supported"),
     ],
 )
 def test_bad_settings_fail_before_the_model_loads(wethink_dir, tmp_path, module_name, config, args, message):
