@@ -22,7 +22,7 @@ import datasets
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from dataset_builder.builder import WRITER_BATCH_SIZE, WeThinkBuilder, WeThinkViewBuilder
+from dataset_builder.builder import WRITER_BATCH_SIZE, WeThinkBuilder, WeThinkViewBuilder, iter_shard_batches
 from dataset_builder.card import render_dataset_card
 from dataset_builder.report import BuildReport, write_charts
 from dataset_builder.sources import (
@@ -87,7 +87,7 @@ def export_sharegpt(default_shards: list[Path], output_dir: Path, *, copy_images
         handle.write("[")
         first = True
         for shard in default_shards:
-            for batch in pq.ParquetFile(shard).iter_batches(batch_size=WRITER_BATCH_SIZE, columns=columns):
+            for batch in iter_shard_batches(shard, columns):
                 for row in batch.to_pylist():
                     image_file = row["image_path"]
                     if copy_images:

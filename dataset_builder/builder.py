@@ -207,8 +207,14 @@ class WeThinkViewBuilder(datasets.ArrowBasedBuilder):
 
     def _generate_tables(self):
         for shard_index, shard in enumerate(self.default_shards):
-            for batch_index, batch in enumerate(pq.ParquetFile(shard).iter_batches(batch_size=WRITER_BATCH_SIZE)):
+            for batch_index, batch in enumerate(iter_shard_batches(shard)):
                 yield (shard_index, batch_index), view_table(self.config.name, batch)
+
+
+def iter_shard_batches(shard, columns: list[str] | None = None):
+    """Record batches of a written shard with bounded memory: pyarrow's default pre-buffering keeps coalesced reads
+    alive, and RSS then grows with the shard size."""
+    return pq.ParquetFile(shard, pre_buffer=False).iter_batches(batch_size=WRITER_BATCH_SIZE, columns=columns)
 
 
 def view_table(name: str, batch: pa.RecordBatch) -> pa.Table:
