@@ -160,6 +160,7 @@ def plot_training_curves(run: TrainingRun, output_dir: str | Path, prefix: str) 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     groups = {
         "reward": lambda k: k == "reward" or (k.startswith("rewards/") and k.endswith("/mean")),
@@ -181,6 +182,7 @@ def plot_training_curves(run: TrainingRun, output_dir: str | Path, prefix: str) 
             steps, values = zip(*series[key])
             ax.plot(steps, values, marker="o", markersize=3, label=key)
         ax.set_xlabel("step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(group)
         ax.set_title(f"{prefix.upper()} {group}")
         ax.grid(alpha=0.3)
