@@ -97,39 +97,109 @@ def test_unreachable_hub_fails_clearly(model_dir, tmp_path):
     assert "hf_dummy_token_value" not in result.stderr + result.stdout
 
 
+class LocalHub:
+    """A Hub stand-in on 127.0.0.1 for the few endpoints a push touches; records every request.
+
+    `reply(method, path, body) -> (status, json)` decides the answers; the server stops when the block exits.
+    """
+
+    def __init__(self, reply):
+        self.requests = []
+        hub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _handle(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                hub.requests.append((self.command, self.path, body))
+                status, payload = reply(self.command, self.path, body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = _handle
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def push(self, args, cwd):
+        env = {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": self.endpoint, "HF_TOKEN": "hf_dummy_token_value"}
+        return run_cli(["push", *args], env, cwd)
+
+
 def test_rejected_token_creates_nothing(model_dir, tmp_path):
-    """A Hub that answers but rejects the token: the only request made is whoami; no repo, no upload."""
-    requests = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def _reply(self):
-            requests.append((self.command, self.path))
-            body = json.dumps({"error": "Invalid credentials in Authorization header"}).encode()
-            self.send_response(401)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_POST = do_PUT = _reply
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-        env = {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": endpoint, "HF_TOKEN": "hf_dummy_token_value"}
-        result = run_cli(["push", "--model-dir", str(model_dir), "--repo-id", "org/x"], env, tmp_path)
-    finally:
-        server.shutdown()
-        server.server_close()
+    """A Hub that answers but rejects the token: only read-only calls are made; no repo, no upload."""
+    with LocalHub(lambda method, path, body: (401, {"error": "Invalid credentials in Authorization header"})) as hub:
+        result = hub.push(["--model-dir", str(model_dir), "--repo-id", "org/x"], tmp_path)
     assert result.returncode == 1
     assert "rejected the token (HTTP 401)" in result.stderr
-    assert ("GET", "/api/whoami-v2") in requests
-    assert all(method == "GET" and "/repos" not in path for method, path in requests)  # read-only calls only
+    assert any(path == "/api/whoami-v2" for _, path, _ in hub.requests)
+    assert all(method == "GET" and "/repos" not in path for method, path, _ in hub.requests)
+
+
+def hub_that_accepts(commit_status=200):
+    def reply(method, path, body):
+        if path == "/api/whoami-v2":
+            return 200, {"type": "user", "name": "tester"}
+        if path == "/api/repos/create":
+            return 200, {"url": "https://huggingface.co/org/wethink-tiny"}
+        if path == "/api/validate-yaml":  # the Hub checks the card's metadata before the commit
+            return 200, {"errors": [], "warnings": []}
+        if "/preupload/" in path:
+            files = json.loads(body)["files"]
+            return 200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]}
+        if "/branch/" in path:
+            return 200, {}
+        if "/commit/" in path:
+            if commit_status != 200:
+                return commit_status, {"error": "commit refused"}
+            return 200, {
+                "commitUrl": "https://huggingface.co/org/wethink-tiny/commit/" + "a" * 40,
+                "commitOid": "a" * 40,
+            }
+        return 404, {"error": f"unexpected {method} {path}"}
+
+    return reply
+
+
+def test_push_is_one_commit_of_the_planned_files(model_dir, tmp_path):
+    args = ["--model-dir", str(model_dir), "--repo-id", "org/wethink-tiny", "--revision", "demo"]
+    with LocalHub(hub_that_accepts()) as hub:
+        result = hub.push(args, tmp_path)
+    assert result.returncode == 0, result.stderr
+    planned = sorted(relative for relative, _ in plan_push(model_dir, "model").files)
+    assert f"uploaded {len(planned)} files to org/wethink-tiny" in result.stdout
+    writes = [(method, path) for method, path, _ in hub.requests if method != "GET"]
+    assert (
+        writes[0] == ("POST", "/api/repos/create") and ("POST", "/api/models/org/wethink-tiny/branch/demo") in writes
+    )
+    commits = [body for method, path, body in hub.requests if path == "/api/models/org/wethink-tiny/commit/demo"]
+    assert len(commits) == 1
+    lines = [json.loads(line) for line in commits[0].decode().splitlines()]
+    committed = sorted(line["value"]["path"] for line in lines if line["key"] == "file")
+    assert committed == planned
+    assert not any(p.startswith(("checkpoint-", ".cache")) for p in committed)
+    assert "hf_dummy_token_value" not in result.stdout + result.stderr
+
+
+def test_failed_commit_reports_no_commit(model_dir, tmp_path):
+    with LocalHub(hub_that_accepts(commit_status=422)) as hub:
+        result = hub.push(["--model-dir", str(model_dir), "--repo-id", "org/wethink-tiny"], tmp_path)
+    assert result.returncode == 1
+    assert "upload to org/wethink-tiny failed" in result.stderr and "no commit was made" in result.stderr
 
 
 def test_dataset_plan_skips_image_copies_and_refuses_crowded_folders(tmp_path, monkeypatch):
