@@ -30,7 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--eval-dir", help="model card: --output-dir of `python -m eval_tasks run`")
     render.add_argument("--base-model", help="model card: Hub id of the model training started from")
     render.add_argument("--dataset", action="append", default=[], help="model card: Hub id of training data")
-    render.add_argument("--synthesis-stats", help="dataset card: synthesis statistics (.json or .md)")
+    render.add_argument(
+        "--synthesis-stats",
+        nargs="+",
+        help="dataset card: the synthesis pipeline's stats.md/stats.json (default: found beside the built records)",
+    )
 
     upload = commands.add_parser("push", help="create the Hub repo and upload the folder in one commit")
     _add_target(upload)

@@ -336,33 +336,39 @@ def render_model_card(
 # --------------------------------------------------------------------------------------------- dataset card
 
 
-def _flatten(stats: dict, prefix: str = "") -> list[tuple[str, Any]]:
-    """Scalar and short-list entries of a nested statistics dict as (dotted key, value) rows."""
-    rows = []
-    for key, value in stats.items():
-        label = f"{prefix}{key}"
-        if isinstance(value, dict):
-            rows.extend(_flatten(value, f"{label}."))
-        elif isinstance(value, (str, int, float, bool)) or value is None:
-            rows.append((label, value))
-        elif isinstance(value, list) and len(value) <= 10 and all(isinstance(v, (str, int, float)) for v in value):
-            rows.append((label, ", ".join(map(str, value))))
-    return rows
-
-
 def read_synthesis_stats(path: str | Path) -> str:
-    """Synthesis statistics as markdown: a .md file verbatim, a JSON file as a statistic/value table."""
+    """The synthesis pipeline's statistics (`synthesize` writes OUT/stats.json and OUT/stats.md) as a card section:
+    stats.md as written, stats.json through the pipeline's own renderer; the title is dropped and headings demoted
+    to sit under the card's "Synthesis statistics" heading."""
+    from dataset_builder.synthesis.stats import render_markdown
+
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"synthesis statistics {path} not found (`synthesize` writes OUT/stats.json, stats.md)"
+        )
     text = path.read_text(encoding="utf-8")
-    if path.suffix != ".json":
-        return text.strip()
-    try:
-        stats = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from err
-    if not isinstance(stats, dict):
-        raise ValueError(f"{path}: expected a JSON object of statistics, got {type(stats).__name__}")
-    return "| Statistic | Value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in _flatten(stats))
+    if path.suffix == ".json":
+        try:
+            text = render_markdown(json.loads(text))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err})") from err
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"{path}: not the synthesis pipeline's stats.json (missing {err})") from err
+    lines = text.strip().splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    return "\n".join("#" + line if line.startswith("## ") else line for line in lines).strip()
+
+
+def find_synthesis_stats(record_files: list[str]) -> list[Path]:
+    """stats.md (else stats.json) beside each record file the build read: a `synthesize` output folder holds both."""
+    found = []
+    for folder in dict.fromkeys(Path(f).parent for f in record_files):
+        stats = next((p for p in (folder / "stats.md", folder / "stats.json") if p.is_file()), None)
+        if stats:
+            found.append(stats)
+    return found
 
 
 def render_dataset_card(
@@ -370,7 +376,7 @@ def render_dataset_card(
     report: Any = None,
     *,
     repo_id: str | None = None,
-    synthesis_stats: str | Path | None = None,
+    synthesis_stats: list[str | Path] | None = None,
 ) -> DatasetCard:
     """Render `dataset_dir/README.md` for a `python -m dataset_builder build` output folder.
 
@@ -382,8 +388,8 @@ def render_dataset_card(
         dataset_dir: folder with default/, rl/, sft/ parquet shards and build_report.json.
         report: the `BuildReport` (or its dict); defaults to dataset_dir/build_report.json.
         repo_id: Hub id for the `load_dataset` snippet; defaults to a placeholder.
-        synthesis_stats: statistics of the synthesis pipeline (.json or .md); also picked up automatically from
-            dataset_dir/synthesis_stats.{json,md}.
+        synthesis_stats: statistics files of the synthesis pipeline (stats.md or stats.json); by default those
+            found beside the record files the build read (a `synthesize` output folder).
     """
     import jinja2
 
@@ -402,14 +408,13 @@ def render_dataset_card(
     if isinstance(report, dict):
         report = BuildReport.from_dict(report)
     if synthesis_stats is None:
-        candidates = (dataset_dir / "synthesis_stats.json", dataset_dir / "synthesis_stats.md")
-        synthesis_stats = next((p for p in candidates if p.is_file()), None)
+        synthesis_stats = find_synthesis_stats(report.record_files)
 
     card = render_build_card(dataset_dir, report)
     if repo_id:
         card.text = card.text.replace("<this repo or folder>", repo_id)
     extra = jinja2.Template((TEMPLATES_DIR / "dataset_card_extra.md").read_text(encoding="utf-8")).render(
-        synthesis_stats=read_synthesis_stats(synthesis_stats) if synthesis_stats else None,
+        synthesis_stats=[(Path(p).parent.name, read_synthesis_stats(p)) for p in synthesis_stats],
         image_sources=image_source_rows(report.by_source),
         citation=WETHINK_CITATION,
     )

@@ -133,23 +133,29 @@ def test_missing_trainer_state_is_a_clear_error(tmp_path):
 
 @pytest.fixture(scope="module")
 def built_dataset(tmp_path_factory):
-    """A dataset_builder output folder built from the synthetic release."""
+    """A dataset_builder output folder built from records that sit, like `synthesize` output, beside the
+    synthesis pipeline's stats.json / stats.md."""
     from dataset_builder.build import build_dataset
+    from dataset_builder.synthesis.stats import build_stats, write_stats
     from dataset_builder.synthetic import write_synthetic_release
 
     root = tmp_path_factory.mktemp("dataset")
     release = write_synthetic_release(root / "release", 12, seed=0)
+    counters = [
+        {"records": 3, "passed.formulate": 4, "agreement.agree": 3, "agreement.disagree": 1},
+        {"records": 2, "passed.formulate": 3, "agreement.agree": 1, "agreement.disagree": 1},
+    ]
+    run = {"wall_s": 2.0, "cpu_s": 0.5, "images_processed": 2, "images_done_before": 0, "images_failed": 0}
+    write_stats(build_stats(counters, {**run, "client": {}}, counters), release.records_path.parent)
     out = root / "out"
     report = build_dataset([release.records_path], release.images_root, out)
     return out, report
 
 
-def test_dataset_card_configs_features_and_licenses(built_dataset, tmp_path):
+def test_dataset_card_configs_features_and_licenses(built_dataset):
     out, report = built_dataset
-    stats = tmp_path / "synthesis_stats.json"
-    stats.write_text(json.dumps({"images": 12, "questions": {"kept": 9, "rejected_disagreement": 3}}))
 
-    render_dataset_card(out, report, repo_id="org/wethink-data", synthesis_stats=stats)
+    render_dataset_card(out, report, repo_id="org/wethink-data")
 
     card = DatasetCard.load(out / "README.md")
     configs = {c["config_name"]: c for c in card.data.configs}
@@ -159,7 +165,9 @@ def test_dataset_card_configs_features_and_licenses(built_dataset, tmp_path):
     assert {"prompt", "image", "solution", "question_type", "reward_method"} <= rl_features
     assert card.data.license == "apache-2.0"
     text = card.text
-    assert "| questions.rejected_disagreement | 3 |" in text
+    # the synthesis statistics found beside the records: 5 records, 4 of 6 answers agreed
+    assert "## Synthesis statistics" in text and "5 records from 2 images" in text and "66.7%" in text
+    assert "\n### Last run" in text and "\n# Synthesis statistics" not in text
     assert f"| ChartQA | GPL-3.0 | {report.by_source['chartqa']} |" in text
     assert "| GeoQA+ | unknown |" in text and "| DocVQA | unknown | 0 |" in text
     assert "arXiv:2506.07905" in text
@@ -167,15 +175,20 @@ def test_dataset_card_configs_features_and_licenses(built_dataset, tmp_path):
     assert 'load_dataset("org/wethink-data", "rl", split="train")' in text
 
 
-def test_dataset_card_from_report_file_loads_with_datasets(built_dataset):
+def test_dataset_card_from_report_file_loads_with_datasets(built_dataset, tmp_path):
     """Re-rendered from build_report.json alone; the README `configs:` is what `load_dataset` follows."""
     from datasets import load_dataset
 
     out, report = built_dataset
-    card = render_dataset_card(out)
+    card = render_dataset_card(out, synthesis_stats=[])
     assert "## Synthesis statistics" not in card.text and "## Licenses" in card.text
     rl = load_dataset(str(out), "rl", split="train")
     assert rl.num_rows == report.rows_out and "prompt" in rl.column_names
+
+    bad = tmp_path / "stats.json"
+    bad.write_text(json.dumps({"images": 1}))
+    with pytest.raises(ValueError, match="not the synthesis pipeline's stats.json"):
+        render_dataset_card(out, synthesis_stats=[bad])
 
 
 def test_dataset_card_needs_a_build_folder(tmp_path):
