@@ -41,12 +41,14 @@ DEMO_DATASET_ID = "your-org/wethink-demo-data"
 
 @dataclass
 class DemoConfig:
-    output_dir: str = field(
-        default="outputs/demo", metadata={"help": "where every artifact of the run goes", "aliases": ["--output-dir"]}
-    )
+    output_dir: str = field(default="outputs/demo", metadata={"help": "where every artifact of the run goes"})
     num_records: int = field(default=48, metadata={"help": "records in the synthetic WeThink release"})
-    sft_steps: int = field(default=4, metadata={"help": "SFT optimizer steps (recipes/tiny/sft.yaml otherwise)"})
-    grpo_steps: int = field(default=4, metadata={"help": "GRPO optimizer steps (recipes/tiny/grpo.yaml otherwise)"})
+    sft_steps: int = field(
+        default=4, metadata={"help": "SFT optimizer steps (overrides max_steps of recipes/tiny/sft.yaml)"}
+    )
+    grpo_steps: int = field(
+        default=4, metadata={"help": "GRPO optimizer steps (overrides max_steps of recipes/tiny/grpo.yaml)"}
+    )
     eval_samples: int = field(default=4, metadata={"help": "generated items per benchmark, all of them evaluated"})
     eval_max_new_tokens: int = field(
         default=32, metadata={"help": "generation budget per benchmark answer (a random model rarely stops by itself)"}
