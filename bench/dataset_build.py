@@ -138,14 +138,13 @@ def main() -> int:
             shutil.rmtree(work_dir, ignore_errors=True)
 
     print()
-    print(
-        f"| {'N':>7} | {'path':<11} | {'seconds':>8} | {'records/s':>9} | {'peak RSS MB':>11} | {'parquet MB':>10} |"
-    )
-    print(f"|{'-' * 9}|{'-' * 13}|{'-' * 10}|{'-' * 11}|{'-' * 13}|{'-' * 12}|")
+    columns = f"| {'N':>7} | {'images':>7} | {'path':<11} | {'seconds':>8} | {'records/s':>9} | {'peak RSS MB':>11} |"
+    print(columns + f" {'parquet MB':>10} |")
+    print(f"|{'-' * 9}|{'-' * 9}|{'-' * 13}|{'-' * 10}|{'-' * 11}|{'-' * 13}|{'-' * 12}|")
     for r in results:
         print(
-            f"| {r['n']:>7} | {r['path']:<11} | {r['seconds']:>8.1f} | {r['records_per_s']:>9.0f} "
-            f"| {r['peak_rss_mb']:>11.0f} | {r['parquet_mb']:>10.0f} |"
+            f"| {r['n']:>7} | {r['image_px']:>7} | {r['path']:<11} | {r['seconds']:>8.1f} "
+            f"| {r['records_per_s']:>9.0f} | {r['peak_rss_mb']:>11.0f} | {r['parquet_mb']:>10.0f} |"
         )
     print(
         "build = the full CLI build (default + rl + sft configs, ShareGPT, report, charts, card; parquet MB sums the "
