@@ -2,8 +2,9 @@
 
 Everything is checked before anything is created on the Hub: the folder and its card parse, no file contains the
 token, the token comes from the environment (HF_TOKEN or HUGGING_FACE_HUB_TOKEN, never printed), the Hub is not
-disabled (HF_HUB_OFFLINE) and answers `whoami`. Then `create_repo` and a single `upload_folder` commit: large files
-go through the Hub's normal LFS/Xet pre-upload, and nothing becomes visible unless the commit itself succeeds.
+disabled (HF_HUB_OFFLINE) and answers `whoami`. Then `create_repo` and a single `create_commit` of exactly the listed files: large files
+go through the Hub's normal LFS/Xet pre-upload, and nothing becomes visible unless the commit itself succeeds
+(a failure after `create_repo` can leave an empty repo, never a partial commit).
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def check_no_secret(plan: PushPlan, token: str, max_scan_bytes: int = 50_000_000
 
 def push(plan: PushPlan, repo_id: str, *, revision: str | None = None, private: bool = False) -> str:
     """Create the repo (and branch) and upload the planned files in one commit; return the commit URL."""
-    from huggingface_hub import HfApi, constants
+    from huggingface_hub import CommitOperationAdd, HfApi, constants
     from huggingface_hub.errors import HfHubHTTPError
 
     if constants.HF_HUB_OFFLINE:
@@ -127,17 +128,20 @@ def push(plan: PushPlan, repo_id: str, *, revision: str | None = None, private: 
         api.create_repo(repo_id, repo_type=plan.repo_type, private=private, exist_ok=True)
         if revision:
             api.create_branch(repo_id, repo_type=plan.repo_type, branch=revision, exist_ok=True)
-        commit = api.upload_folder(
+        # Exactly the planned files, one commit; large files go through the Hub's LFS/Xet pre-upload first.
+        commit = api.create_commit(
             repo_id=repo_id,
             repo_type=plan.repo_type,
-            folder_path=plan.folder,
             revision=revision,
-            allow_patterns=[relative for relative, _ in plan.files],
+            operations=[CommitOperationAdd(relative, plan.folder / relative) for relative, _ in plan.files],
             commit_message=f"Upload {plan.repo_type} with wethink-recipes",
         )
     except Exception as err:
-        raise PushError(f"upload to {repo_id} failed ({type(err).__name__}: {err}); no commit was made") from None
-    return str(commit)
+        raise PushError(
+            f"upload to {repo_id} failed ({type(err).__name__}: {err}); no commit was made "
+            "(the repo itself may have been created)"
+        ) from None
+    return commit.commit_url
 
 
 def format_plan(plan: PushPlan, repo_id: str, revision: str | None) -> str:
