@@ -2,9 +2,9 @@
 
 Everything is checked before anything is created on the Hub: the folder and its card parse, no file contains the
 token, the token comes from the environment (HF_TOKEN or HUGGING_FACE_HUB_TOKEN, never printed), the Hub is not
-disabled (HF_HUB_OFFLINE) and answers `whoami`. Then `create_repo` and a single `create_commit` of exactly the listed files: large files
-go through the Hub's normal LFS/Xet pre-upload, and nothing becomes visible unless the commit itself succeeds
-(a failure after `create_repo` can leave an empty repo, never a partial commit).
+disabled (HF_HUB_OFFLINE) and answers `whoami`. Then `create_repo` and a single `create_commit` of exactly the
+listed files: large files go through the Hub's normal LFS/Xet pre-upload, and nothing becomes visible unless the
+commit itself succeeds (a failure after `create_repo` can leave an empty repo, never a partial commit).
 """
 
 from __future__ import annotations
