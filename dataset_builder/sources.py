@@ -84,16 +84,19 @@ def iter_raw_records(path: Path) -> Iterator[RawRecord]:
             yield RawRecord(str(path), line_number, record)
 
 
+_SEPARATORS = re.compile(r"[\s,]*")
+
+
 def _iter_json_array(path: Path, handle, chunk_size: int = 1 << 20) -> Iterator[RawRecord]:
     """Decodes `[ {...}, {...} ]` one object at a time with a bounded buffer (json.load would hold it all)."""
     decoder = json.JSONDecoder()
-    buffer, line_number, position = handle.read(chunk_size), 1, 0
+    buffer = handle.read(chunk_size)
     position = buffer.index("[") + 1
-    line_number += buffer.count("\n", 0, position)
+    line_number = 1 + buffer.count("\n", 0, position)
     while True:
         # Skip whitespace and the comma between objects, refilling the buffer as needed.
         while True:
-            match = re.compile(r"[\s,]*").match(buffer, position)
+            match = _SEPARATORS.match(buffer, position)
             line_number += buffer.count("\n", position, match.end())
             position = match.end()
             if position < len(buffer):
