@@ -1,3 +1,4 @@
+# ruff: noqa: E402  (lighteval is imported after the grad mode is recorded; see below)
 """`python -m eval_tasks run`: lighteval's Pipeline in-process, with only this project's tasks loaded.
 
 lighteval's `Registry` always imports every built-in task module (some of which reach the Hub at import time, which
@@ -14,6 +15,13 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
+# lighteval's transformers model module switches autograd off process-wide when imported (and again when a model
+# loads). Evaluation needs no gradients, but a process that imports the runner and later trains (a notebook, the test
+# suite) must not inherit that: the grad mode is put back after the import and after each evaluation.
+_GRAD_MODE_BEFORE_LIGHTEVAL = torch.is_grad_enabled()
+
 from lighteval.logging.evaluation_tracker import EvaluationTracker
 from lighteval.models.model_input import GenerationParameters
 from lighteval.models.transformers.vlm_transformers_model import VLMTransformersModelConfig
@@ -26,6 +34,8 @@ from eval_tasks.judge import JudgeSettings
 from eval_tasks.results import benchmark_result, markdown_table, model_index
 from eval_tasks.scoring import whole_groups
 from eval_tasks.tasks import BENCHMARKS, TASK_PREFIX, TaskOptions, build_task_configs
+
+torch.set_grad_enabled(_GRAD_MODE_BEFORE_LIGHTEVAL)
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +129,14 @@ class RunConfig:
 
 def run_evaluation(config: RunConfig) -> dict:
     """Generate with the model on the chosen benchmarks, score them, write results.json and results.md."""
-    import torch
+    grad_mode = torch.is_grad_enabled()
+    try:
+        return _run_evaluation(config)
+    finally:
+        torch.set_grad_enabled(grad_mode)
 
+
+def _run_evaluation(config: RunConfig) -> dict:
     names = config.benchmark_names()
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

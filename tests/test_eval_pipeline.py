@@ -7,6 +7,7 @@ import json
 import datasets
 import pyarrow.parquet as pq
 import pytest
+import torch
 from PIL import Image
 
 from eval_tasks.__main__ import main
@@ -49,6 +50,7 @@ def test_runner_end_to_end_on_tiny_model(tiny_model_dir, benchmark_dir, tmp_path
              "--max-pixels", "3136", "--judge-base-url", server.base_url, "--judge-model", "judge"]
         )  # fmt: skip
     assert code == 0
+    assert torch.is_grad_enabled()  # lighteval turns autograd off process-wide; the runner must give it back
     assert sorted(path.name for path in tiny_model_dir.iterdir()) == model_files  # nothing left in the model folder
     results = json.loads((output_dir / "results.json").read_text())
     assert list(results["benchmarks"]) == ["mmstar", "mme", "mmvet"]
