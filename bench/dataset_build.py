@@ -8,11 +8,18 @@ photos (~5 KB instead of ~50-100 KB at 512x512). At 120K they are 256x256 (65K p
 512x512 images takes ~40 min on the shared 2-core machine; `--large-image-size 512 512` measures that instead.
 
 Each path runs in its own subprocess, which reports its own peak RSS (getrusage ru_maxrss), so the peaks are
-independent. Both paths read the same records and the same unpacked image folder. The builder's time covers the
-whole default CLI build (default + rl + sft configs, ShareGPT export with image files, report, charts, card); the
-naive path (`json.load` -> `Dataset.from_list` -> `cast_column("image", Image())` -> `to_parquet`) writes the
-`default` table only and validates nothing. Target: builder peak RSS < 2 GB at the largest N while the naive path
-grows with N, and builder records/s >= naive records/s.
+independent. All paths read the same records and the same unpacked image folder. Rows of the table:
+
+- build: the whole default CLI build (default + rl + sft configs, ShareGPT export, report, charts, card);
+- build:default: the `default` config stage of that same run (its own timer; the RSS is the whole run's);
+- naive: `json.load` -> `Dataset.from_list` -> `cast_column("image", Image())` -> `to_parquet`, validating nothing;
+  its Parquet holds image PATHS, not bytes, so it is not a shippable dataset;
+- naive-embed: the same path with the image bytes read into the rows: the same content as `default`.
+
+Target: builder peak RSS < 2 GB at the largest N while the naive path grows with N, and records/s at least the naive
+path's. The RESULT line compares build:default with naive-embed, because they write the same table (the `default`
+rows with image bytes embedded); the full build also writes the rl and sft configs (two more copies of every image)
+and the exports, so its ratio to naive-embed is printed above RESULT but is not the like-for-like figure.
 """
 
 from __future__ import annotations
@@ -125,6 +132,18 @@ def main() -> int:
                 output_mb = sum(p.stat().st_size for p in (run_dir / f"out-{path_name}").rglob("*.parquet")) / 2**20
                 result["parquet_mb"] = output_mb
                 results.append(result)
+                if path_name == "build":
+                    seconds = result["stages"]["default"]
+                    default_mb = sum(p.stat().st_size for p in (run_dir / "out-build/default").glob("*.parquet"))
+                    results.append(
+                        {
+                            **result,
+                            "path": "build:default",
+                            "seconds": seconds,
+                            "records_per_s": result["rows"] / seconds,
+                        }
+                    )
+                    results[-1]["parquet_mb"] = default_mb / 2**20
                 stages = ", ".join(f"{k} {v:.0f}s" for k, v in result["stages"].items())
                 print(
                     f"  {path_name}: {result['seconds']:.1f} s, {result['records_per_s']:.0f} rec/s, "
@@ -138,38 +157,43 @@ def main() -> int:
             shutil.rmtree(work_dir, ignore_errors=True)
 
     print()
-    columns = f"| {'N':>7} | {'images':>7} | {'path':<11} | {'seconds':>8} | {'records/s':>9} | {'peak RSS MB':>11} |"
+    columns = f"| {'N':>7} | {'images':>7} | {'path':<13} | {'seconds':>8} | {'records/s':>9} | {'peak RSS MB':>11} |"
     print(columns + f" {'parquet MB':>10} |")
-    print(f"|{'-' * 9}|{'-' * 9}|{'-' * 13}|{'-' * 10}|{'-' * 11}|{'-' * 13}|{'-' * 12}|")
+    print(f"|{'-' * 9}|{'-' * 9}|{'-' * 15}|{'-' * 10}|{'-' * 11}|{'-' * 13}|{'-' * 12}|")
     for r in results:
         print(
-            f"| {r['n']:>7} | {r['image_px']:>7} | {r['path']:<11} | {r['seconds']:>8.1f} "
+            f"| {r['n']:>7} | {r['image_px']:>7} | {r['path']:<13} | {r['seconds']:>8.1f} "
             f"| {r['records_per_s']:>9.0f} | {r['peak_rss_mb']:>11.0f} | {r['parquet_mb']:>10.0f} |"
         )
     print(
         "build = the full CLI build (default + rl + sft configs, ShareGPT, report, charts, card; parquet MB sums the "
-        "3 configs); naive = the literal path, whose Parquet holds image PATHS, not bytes (not shippable); "
-        "naive-embed = the same path with the image bytes read into the rows (same content as `default`)."
+        "3 configs); build:default = the default config stage of the same run (RSS is the whole run's); naive = the "
+        "literal path, whose Parquet holds image PATHS, not bytes (not shippable); naive-embed = the same path with "
+        "the image bytes read into the rows (same content as `default`)."
     )
-    largest = max(sizes)
-    build = next(r for r in results if r["n"] == largest and r["path"] == "build")
-    naive = next(r for r in results if r["n"] == largest and r["path"] == "naive-embed")
-    naive_small = next(r for r in results if r["n"] == min(sizes) and r["path"] == "naive-embed")
-    build_small = next(r for r in results if r["n"] == min(sizes) and r["path"] == "build")
+    largest, smallest = max(sizes), min(sizes)
+
+    def find(n: int, path_name: str) -> dict:
+        return next(r for r in results if r["n"] == n and r["path"] == path_name)
+
+    build, default, naive = find(largest, "build"), find(largest, "build:default"), find(largest, "naive-embed")
+    build_small, naive_small = find(smallest, "build"), find(smallest, "naive-embed")
     print(
         f"builder RSS growth {build_small['peak_rss_mb']:.0f} -> {build['peak_rss_mb']:.0f} MB, "
-        f"naive-embed {naive_small['peak_rss_mb']:.0f} -> {naive['peak_rss_mb']:.0f} MB; "
-        f"throughput builder/naive-embed at N={largest}: {build['records_per_s'] / naive['records_per_s']:.2f}x; "
-        f"builder default config alone: {build['rows'] / build['stages']['default']:.0f} rec/s"
+        f"naive-embed {naive_small['peak_rss_mb']:.0f} -> {naive['peak_rss_mb']:.0f} MB; at N={largest}: "
+        f"default/naive-embed {default['records_per_s'] / naive['records_per_s']:.2f}x, "
+        f"default/naive {default['records_per_s'] / find(largest, 'naive')['records_per_s']:.2f}x, "
+        f"full build/naive-embed {build['records_per_s'] / naive['records_per_s']:.2f}x "
+        "(RESULT uses default vs naive-embed: the same table written; the full build writes three configs + exports)"
     )
     passed = (
         build["peak_rss_mb"] < RSS_TARGET_MB
         and naive["peak_rss_mb"] > naive_small["peak_rss_mb"]
-        and build["records_per_s"] >= naive["records_per_s"]
+        and default["records_per_s"] >= naive["records_per_s"]
     )
     print(
-        f"RESULT builder peak RSS at N={largest}: {build['peak_rss_mb']:.0f} MB, "
-        f"{build['records_per_s']:.0f} rec/s vs naive-embed {naive['records_per_s']:.0f} rec/s "
+        f"RESULT builder at N={largest}: peak RSS {build['peak_rss_mb']:.0f} MB, default config "
+        f"{default['records_per_s']:.0f} rec/s vs naive-embed {naive['records_per_s']:.0f} rec/s "
         f"(target < {RSS_TARGET_MB} MB and >= naive-embed rec/s) {'PASS' if passed else 'SHORT'}"
     )
     return 0

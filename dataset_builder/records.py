@@ -83,7 +83,7 @@ def _abilities(raw: RawRecord) -> list[str]:
         value = value.split(",")
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise BadRecordError(raw.file, raw.line, "abilities", "expected a list of strings or a comma-separated string")
-    return list(dict.fromkeys(item.strip() for item in value if item.strip()))
+    return list(dict.fromkeys(filter(None, map(str.strip, value))))  # stripped, non-empty, first occurrence kept
 
 
 def normalize_record(raw: RawRecord) -> dict:

@@ -51,9 +51,10 @@ class BuildReport:
             (self.by_question_type, row["question_type"]),
             (self.by_reward_method, row["reward_method"]),
             (self.by_source, row["source"]),
-            *((self.by_ability, ability) for ability in row["abilities"]),
         ):
             counts[key] = counts.get(key, 0) + 1
+        for ability in row["abilities"]:
+            self.by_ability[ability] = self.by_ability.get(ability, 0) + 1
         bucket = next(label for label, bound in PIXEL_BUCKETS if width * height < bound)
         self.image_pixels[bucket] = self.image_pixels.get(bucket, 0) + 1
         for stats, value in ((self.image_width, width), (self.image_height, height)):

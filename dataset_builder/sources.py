@@ -267,9 +267,11 @@ class ImageStore:
         """The stored bytes of an image; raises FileNotFoundError naming every root searched."""
         relative = image_path.lstrip("/")
         for folder in self.folders:
-            candidate = folder / relative
-            if candidate.is_file():
-                return candidate.read_bytes()
+            try:  # one open() instead of a stat() then an open(): this runs once per image
+                with open(os.path.join(folder, relative), "rb") as handle:
+                    return handle.read()
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                continue
         for _, archive, index in self.archives:
             info = index.get(relative)
             if info is not None:
