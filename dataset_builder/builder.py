@@ -18,6 +18,7 @@ rejected records).
 from __future__ import annotations
 
 import collections
+import gc
 import io
 import json
 import multiprocessing
@@ -131,6 +132,9 @@ class WeThinkBuilder(datasets.GeneratorBasedBuilder):
         pool = ProcessPoolExecutor(
             self.workers, mp_context=context, initializer=_open_image_store, initargs=(self.image_roots,)
         )
+        # The build allocates a few objects per row, and every full garbage collection would rescan all objects the
+        # imported libraries hold (~100K); set those aside until the build ends (~5% of the build's time).
+        gc.freeze()
         try:
             pending = collections.deque()
             for chunk in _chunks(self._raw_records(), CHUNK_SIZE):
@@ -141,6 +145,7 @@ class WeThinkBuilder(datasets.GeneratorBasedBuilder):
                 yield from self._finish_chunk(*pending.popleft(), seen)
         finally:  # on a bad record, do not read the images of the chunks read ahead of it
             pool.shutdown(cancel_futures=True)
+            gc.unfreeze()
 
     def _raw_records(self):
         for path in self.record_files:
