@@ -8,7 +8,7 @@ photos (~5 KB instead of ~50-100 KB at 512x512). At 120K they are 256x256 (65K p
 512x512 images takes ~40 min on the shared 2-core machine; `--large-image-size 512 512` measures that instead.
 
 Each path runs in its own subprocess, which reports its own peak RSS (getrusage ru_maxrss), so the peaks are
-independent. All paths read the same records and the same unpacked image folder. Rows of the table:
+independent; the builder's forked image workers are reported apart (their pages are mostly shared with the parent). All paths read the same records and the same unpacked image folder. Rows of the table:
 
 - build: the whole default CLI build (default + rl + sft configs, ShareGPT export, report, charts, card);
 - build:default: the `default` config stage of that same run (its own timer; the RSS is the whole run's);
@@ -50,7 +50,15 @@ def worker_build(records: Path, images: Path, output_dir: Path) -> dict:
     started = time.perf_counter()
     report = build_dataset(records, images, output_dir, on_error="raise")
     seconds = time.perf_counter() - started
-    return {"rows": report.rows_out, "seconds": seconds, "peak_rss_mb": peak_rss_mb(), "stages": report.stage_seconds}
+    # The builder's image workers are forked processes (mostly pages shared with this one); report the largest too.
+    worker_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {
+        "rows": report.rows_out,
+        "seconds": seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        "worker_peak_rss_mb": worker_rss_mb,
+        "stages": report.stage_seconds,
+    }
 
 
 def worker_naive(records: Path, images: Path, output_dir: Path, embed: bool = False) -> dict:
@@ -144,10 +152,11 @@ def main() -> int:
                         }
                     )
                     results[-1]["parquet_mb"] = default_mb / 2**20
-                stages = ", ".join(f"{k} {v:.0f}s" for k, v in result["stages"].items())
+                stages = ", ".join(f"{k} {v:.1f}s" for k, v in result["stages"].items())
+                workers = f" (largest image worker {result['worker_peak_rss_mb']:.0f} MB)" if stages else ""
                 print(
                     f"  {path_name}: {result['seconds']:.1f} s, {result['records_per_s']:.0f} rec/s, "
-                    f"peak RSS {result['peak_rss_mb']:.0f} MB {stages}",
+                    f"peak RSS {result['peak_rss_mb']:.0f} MB{workers} {stages}",
                     flush=True,
                 )
                 shutil.rmtree(run_dir / f"out-{path_name}", ignore_errors=True)
