@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
 from pathlib import Path
@@ -23,7 +22,6 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from dataset_builder.builder import WRITER_BATCH_SIZE, WeThinkBuilder, WeThinkViewBuilder, iter_shard_batches
-from dataset_builder.card import render_dataset_card
 from dataset_builder.report import BuildReport, write_charts
 from dataset_builder.sources import (
     BadInputError,
@@ -105,30 +103,14 @@ def export_sharegpt(default_shards: list[Path], output_dir: Path, *, copy_images
 
 
 def upload_to_hub(output_dir: Path, repo_id: str, *, private: bool = False) -> str:
-    """Uploads the built folder as a dataset repo; the token comes from the HF_TOKEN environment variable only."""
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import OfflineModeIsEnabled
+    """Upload the built folder as a dataset repo in one commit, through the project's one push path
+    (`model_cards.push`: checks first, token from the environment only, nothing partial on failure)."""
+    from model_cards.push import PushError, plan_push, push
 
-    token = os.environ.get("HF_TOKEN")
-    if not token:
-        raise RuntimeError("--push-to-hub needs a Hugging Face write token in the HF_TOKEN environment variable")
-    api = HfApi(token=token)
     try:
-        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-        commit = api.upload_folder(
-            repo_id=repo_id,
-            repo_type="dataset",
-            folder_path=str(output_dir),
-            ignore_patterns=[".build/**", "*.lock", "sharegpt/images/**"],  # the Hub caps files per folder
-            commit_message="Upload WeThink Parquet build (dataset_builder)",
-        )
-    except OfflineModeIsEnabled as error:
-        raise RuntimeError(
-            f"cannot push to {repo_id}: Hugging Face Hub access is disabled (HF_HUB_OFFLINE=1); unset it and retry"
-        ) from error
-    except OSError as error:  # requests/httpx connection errors derive from OSError
-        raise RuntimeError(f"cannot push to {repo_id}: the Hub is unreachable ({error})") from error
-    return commit.commit_url
+        return push(plan_push(output_dir, "dataset"), repo_id, private=private)
+    except PushError as error:
+        raise RuntimeError(f"--push-to-hub {repo_id}: {error}") from None
 
 
 def build_dataset(
@@ -201,7 +183,10 @@ def build_dataset(
     report.seconds = time.perf_counter() - started
     write_charts(report, output_dir)
     report.write(output_dir)
-    render_dataset_card(output_dir, report).save(output_dir / "README.md")
+    # The full Hub card (configs, features, charts, synthesis statistics, image licenses, citation).
+    from model_cards.cards import render_dataset_card
+
+    render_dataset_card(output_dir, report, repo_id=push_to_hub).save(output_dir / "README.md")
     logger.info("built %d rows (%d rejected) into %s", report.rows_out, report.rows_rejected, output_dir)
     if push_to_hub:
         upload_to_hub(output_dir, push_to_hub)

@@ -111,6 +111,8 @@ def normalize_record(raw: RawRecord) -> dict:
     except ValueError as error:
         raise BadRecordError(raw.file, raw.line, "reward", str(error)) from None
     image_path = raw.record["image_path"].strip()
+    if ".." in image_path.replace("\\", "/").split("/"):  # release files are untrusted: stay inside the image roots
+        raise BadRecordError(raw.file, raw.line, "image_path", "must stay inside the image bundle (no '..' segments)")
     explicit_id = raw.record.get("id")
     source = raw.record.get("source")
     return {

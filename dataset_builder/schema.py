@@ -16,6 +16,7 @@ SYSTEM_PROMPT = (
 # Hub id of the release (json records + LLaVA-CoT-100k image bundle) and of the Parquet build this project publishes.
 RELEASE_REPO_ID = "yangjie-cv/WeThink_Multimodal_Reasoning_120K"
 IMAGE_BUNDLE_REPO_ID = "Xkev/LLaVA-CoT-100k"
+PARQUET_REPO_ID = "wethink-recipes/WeThink-Multimodal-Reasoning-120K"  # where `build --push-to-hub` publishes it
 
 # Fields of one release record (the JSON the authors published, and what `synthesize` writes).
 RELEASE_FIELDS = ("problem", "answer", "category", "abilities", "refined_cot", "image_path", "reward")

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 
 from trl import ScriptArguments
 
-from dataset_builder.schema import SYSTEM_PROMPT
+from dataset_builder.schema import PARQUET_REPO_ID, SYSTEM_PROMPT
 
 # The Parquet build of the WeThink release that `python -m dataset_builder build --push-to-hub` publishes (configs
 # `default`, `rl`, `sft`). Any local output folder of `dataset_builder build` works in its place.
-DEFAULT_DATASET_ID = "wethink-recipes/WeThink-Multimodal-Reasoning-120K"
+DEFAULT_DATASET_ID = PARQUET_REPO_ID
 
 
 @dataclass

@@ -177,6 +177,8 @@ def _release_with(tmp_path: Path, case: str) -> tuple[Path, Path, int, str]:
         bad, field = good, "id"
     elif case == "abilities not a list":
         bad["abilities"], field = {"Reasoning": 1}, "abilities"
+    elif case == "image path escapes the bundle":
+        bad["image_path"], field = "../../etc/passwd", "image_path"
     lines.insert(3, json.dumps(bad) if case != "malformed json" else '{"problem": "unterminated')
     release.records_path.write_text("\n".join(lines) + "\n")
     return release.records_path, release.images_root, 4, field
@@ -193,6 +195,7 @@ BAD_CASES = [
     "unknown reward",
     "duplicate id",
     "abilities not a list",
+    "image path escapes the bundle",
     "malformed json",
 ]
 
@@ -300,12 +303,20 @@ def test_cli_build_and_error_exit(tmp_path, capsys):
     assert f"{release.records_path}:7: malformed JSON" in capsys.readouterr().err
 
 
-def test_push_to_hub_needs_a_token_and_says_when_offline(tmp_path, monkeypatch):
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    with pytest.raises(RuntimeError, match="HF_TOKEN"):
+def test_push_to_hub_needs_a_built_folder_a_token_and_says_when_offline(tmp_path, monkeypatch):
+    with pytest.raises(RuntimeError, match="README.md not found"):
         upload_to_hub(tmp_path, "someone/wethink")
+    release = write_synthetic_release(tmp_path / "release", 6, seed=3)
+    out = tmp_path / "out"
+    build_dataset(release.records_path, release.images_root, out, export_sharegpt_json=False)
+    assert "license: apache-2.0" in (out / "README.md").read_text()  # the full Hub card, licenses included
     monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
     with pytest.raises(RuntimeError, match="HF_HUB_OFFLINE") as caught:
-        upload_to_hub(tmp_path, "someone/wethink")
+        upload_to_hub(out, "someone/wethink")
     assert "hf_not_a_real_token" not in str(caught.value)
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    monkeypatch.delenv("HF_TOKEN")
+    with pytest.raises(RuntimeError, match="no Hub token"):
+        upload_to_hub(out, "someone/wethink")
