@@ -29,7 +29,6 @@ from typing import TextIO
 
 import datasets
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from PIL import Image
 
@@ -82,35 +81,6 @@ class StoredFormFeatures(datasets.Features):
         return example
 
 
-class EmbeddedImage(datasets.Image):
-    """`datasets.Image` for columns whose rows already hold their bytes.
-
-    The Parquet writer "embeds" every Image column of every batch: it converts the whole column to Python objects
-    (`storage.to_pylist()`, a copy of every image's bytes) to read the files named by `path`, then builds the Arrow
-    array again. Every image the builders write already has its bytes, so when no row lacks them the column is
-    returned as it is. Serialized as plain `Image` (same `_type`), so readers see the standard feature.
-    """
-
-    def embed_storage(self, storage: pa.StructArray, *args, **kwargs) -> pa.StructArray:
-        needs_file = pc.and_(storage.is_valid(), storage.field("bytes").is_null())
-        if not pc.any(needs_file).as_py():  # no row points at a file to read
-            return storage
-        return super().embed_storage(storage, *args, **kwargs)
-
-
-def with_embedded_images(features: datasets.Features, features_class=datasets.Features) -> datasets.Features:
-    """`features` with every Image (also inside a List) as `EmbeddedImage`, for writing rows that hold bytes."""
-
-    def swap(feature):
-        if isinstance(feature, datasets.Image):
-            return EmbeddedImage(mode=feature.mode, decode=feature.decode)
-        if isinstance(feature, datasets.List):
-            return datasets.List(swap(feature.feature), length=feature.length)
-        return feature
-
-    return features_class({name: swap(feature) for name, feature in features.items()})
-
-
 def _info(config_name: str, features: datasets.Features | None = None) -> datasets.DatasetInfo:
     return datasets.DatasetInfo(
         description="WeThink multimodal reasoning data",
@@ -147,7 +117,7 @@ class WeThinkBuilder(datasets.GeneratorBasedBuilder):
         super().__init__(*args, **kwargs)
 
     def _info(self) -> datasets.DatasetInfo:
-        return _info(self.config.name, with_embedded_images(FEATURES["default"], StoredFormFeatures))
+        return _info(self.config.name, StoredFormFeatures(FEATURES["default"]))
 
     def _split_generators(self, dl_manager):
         return [datasets.SplitGenerator(name=datasets.Split.TRAIN)]
@@ -289,7 +259,7 @@ class WeThinkViewBuilder(datasets.ArrowBasedBuilder):
         super().__init__(*args, **kwargs)
 
     def _info(self) -> datasets.DatasetInfo:
-        return _info(self.config.name, with_embedded_images(FEATURES[self.config.name]))
+        return _info(self.config.name)
 
     def _split_generators(self, dl_manager):
         return [datasets.SplitGenerator(name=datasets.Split.TRAIN)]

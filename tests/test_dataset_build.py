@@ -320,23 +320,3 @@ def test_push_to_hub_needs_a_built_folder_a_token_and_says_when_offline(tmp_path
     monkeypatch.delenv("HF_TOKEN")
     with pytest.raises(RuntimeError, match="no Hub token"):
         upload_to_hub(out, "someone/wethink")
-
-
-def test_embedded_image_skips_the_embed_copy_only_when_every_row_has_bytes(tmp_path):
-    import pyarrow as pa
-
-    from dataset_builder.builder import EmbeddedImage, with_embedded_images
-    from dataset_builder.views import FEATURES
-
-    feature = EmbeddedImage()
-    with_bytes = pa.array([{"bytes": b"\x89PNG", "path": None}, None], type=feature.pa_type)
-    assert feature.embed_storage(with_bytes) is with_bytes  # nothing to read: the column is written as it is
-    image_file = tmp_path / "a.png"
-    Image.new("RGB", (4, 4)).save(image_file)
-    with_path = pa.array([{"bytes": None, "path": str(image_file)}], type=feature.pa_type)
-    embedded = feature.embed_storage(with_path).to_pylist()[0]  # a row naming a file still gets its bytes
-    assert embedded == {"bytes": image_file.read_bytes(), "path": "a.png"}
-    # Written schemas name the standard feature, so readers never need this class.
-    swapped = with_embedded_images(FEATURES["sft"])
-    assert isinstance(swapped["images"].feature, EmbeddedImage)
-    assert swapped.to_dict() == FEATURES["sft"].to_dict()
