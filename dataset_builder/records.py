@@ -8,6 +8,7 @@ import re
 from dataset_builder.schema import REQUIRED_FIELDS, normalize_question_type, normalize_reward_method
 from dataset_builder.sources import BadRecordError, RawRecord
 
+_REQUIRED_FIELD_SET = frozenset(REQUIRED_FIELDS)
 _THINK_BLOCK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 _ANSWER_BLOCK = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _WRAPPER_TAG = re.compile(r"</?(think|answer)>")
@@ -50,6 +51,8 @@ def derive_source(image_path: str) -> str:
 
 def strip_wrappers(text: str, tag: str) -> str:
     """`<think>x</think>` -> `x` (first block when complete), dropping stray wrapper tags either way."""
+    if "<" not in text:  # fast path: no tag to find, so the regex passes would change nothing
+        return text.strip()
     block = (_THINK_BLOCK if tag == "think" else _ANSWER_BLOCK).search(text)
     if block:
         text = block.group(1)
@@ -58,6 +61,8 @@ def strip_wrappers(text: str, tag: str) -> str:
 
 def neutralize_image_tokens(problem: str) -> str:
     """Drops a leading `<image>` placeholder and renders any other image token as plain `[image]`."""
+    if "<" not in problem:  # fast path: every image token starts with "<"
+        return problem.strip()
     return _IMAGE_TOKEN.sub("[image]", _LEADING_IMAGE_TOKEN.sub("", problem)).strip()
 
 
@@ -90,15 +95,14 @@ def normalize_record(raw: RawRecord) -> dict:
     """A `default` row (all columns but `image`) from a parsed release record; raises BadRecordError."""
     if raw.record is None:
         raise BadRecordError(raw.file, raw.line, None, raw.error or "unreadable record")
-    missing = [field for field in REQUIRED_FIELDS if field not in raw.record]
-    if missing:
+    if not _REQUIRED_FIELD_SET <= raw.record.keys():
+        missing = [field for field in REQUIRED_FIELDS if field not in raw.record]
         raise BadRecordError(raw.file, raw.line, missing[0], "missing required field")
-    for field in REQUIRED_FIELDS:
-        if field not in ("category", "reward"):
-            _required_text(raw, field)
-    problem = neutralize_image_tokens(raw.record["problem"])
-    answer = strip_wrappers(raw.record["answer"], "answer")
-    reasoning = strip_wrappers(raw.record["refined_cot"], "think")
+    # Checked in REQUIRED_FIELDS order, so the first bad field is the one reported.
+    text = {field: _required_text(raw, field) for field in REQUIRED_FIELDS if field not in ("category", "reward")}
+    problem = neutralize_image_tokens(text["problem"])
+    answer = strip_wrappers(text["answer"], "answer")
+    reasoning = strip_wrappers(text["refined_cot"], "think")
     for field, value in (("problem", problem), ("answer", answer), ("refined_cot", reasoning)):
         if not value:
             raise BadRecordError(raw.file, raw.line, field, "empty once wrapper tags are removed")
@@ -110,7 +114,7 @@ def normalize_record(raw: RawRecord) -> dict:
         reward_method = normalize_reward_method(raw.record["reward"])
     except ValueError as error:
         raise BadRecordError(raw.file, raw.line, "reward", str(error)) from None
-    image_path = raw.record["image_path"].strip()
+    image_path = text["image_path"].strip()
     if ".." in image_path.replace("\\", "/").split("/"):  # release files are untrusted: stay inside the image roots
         raise BadRecordError(raw.file, raw.line, "image_path", "must stay inside the image bundle (no '..' segments)")
     explicit_id = raw.record.get("id")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -16,6 +17,9 @@ PIXEL_BUCKETS = (
     ("1M-4M px", 4_000_000),
     (">= 4M px", float("inf")),
 )
+# The bucket of a pixel count is the first whose bound exceeds it: bisect_right over the bounds.
+_PIXEL_BUCKET_LABELS = tuple(label for label, _ in PIXEL_BUCKETS)
+_PIXEL_BUCKET_BOUNDS = tuple(bound for _, bound in PIXEL_BUCKETS)
 CHARTS = {
     "question_types": ("Question types", "by_question_type"),
     "reward_methods": ("Reward methods", "by_reward_method"),
@@ -46,21 +50,16 @@ class BuildReport:
     charts: list[str] = field(default_factory=list)
 
     def add_row(self, row: dict, width: int, height: int) -> None:
+        # Called once per written row, so written flat (no per-call tuples or generators).
         self.rows_out += 1
-        for counts, key in (
-            (self.by_question_type, row["question_type"]),
-            (self.by_reward_method, row["reward_method"]),
-            (self.by_source, row["source"]),
-        ):
-            counts[key] = counts.get(key, 0) + 1
+        _count(self.by_question_type, row["question_type"])
+        _count(self.by_reward_method, row["reward_method"])
+        _count(self.by_source, row["source"])
         for ability in row["abilities"]:
-            self.by_ability[ability] = self.by_ability.get(ability, 0) + 1
-        bucket = next(label for label, bound in PIXEL_BUCKETS if width * height < bound)
-        self.image_pixels[bucket] = self.image_pixels.get(bucket, 0) + 1
-        for stats, value in ((self.image_width, width), (self.image_height, height)):
-            stats["min"] = min(stats.get("min", value), value)
-            stats["max"] = max(stats.get("max", value), value)
-            stats["mean"] = stats.get("mean", 0.0) + (value - stats.get("mean", 0.0)) / self.rows_out
+            _count(self.by_ability, ability)
+        _count(self.image_pixels, _PIXEL_BUCKET_LABELS[bisect.bisect_right(_PIXEL_BUCKET_BOUNDS, width * height)])
+        _add_to_stats(self.image_width, width, self.rows_out)
+        _add_to_stats(self.image_height, height, self.rows_out)
 
     def add_rejected(self, reason: str) -> None:
         self.rows_rejected += 1
@@ -106,6 +105,21 @@ class BuildReport:
     def write(self, output_dir: Path) -> None:
         (output_dir / "build_report.json").write_text(json.dumps(self.to_dict(), indent=2) + "\n")
         (output_dir / "build_report.md").write_text(self.to_markdown())
+
+
+def _count(counts: dict[str, int], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
+
+
+def _add_to_stats(stats: dict[str, float], value: int, count: int) -> None:
+    """Running min / max / mean of an image dimension; `count` includes `value`."""
+    if not stats:
+        stats.update(min=value, max=value, mean=0.0)
+    elif value < stats["min"]:
+        stats["min"] = value
+    elif value > stats["max"]:
+        stats["max"] = value
+    stats["mean"] += (value - stats["mean"]) / count
 
 
 def write_charts(report: BuildReport, output_dir: Path, top: int = 20) -> list[str]:

@@ -53,9 +53,25 @@ def _spelling_key(value: object) -> str:
     return " ".join(str(value).lower().replace("-", " ").replace("_", " ").split())
 
 
+# A build sees the same few raw spellings on every row: known ones are looked up by their raw string first. Only
+# strings that resolve are cached, and at most _MAX_CACHED_SPELLINGS of them, so the caches stay small.
+_MAX_CACHED_SPELLINGS = 256
+_question_type_cache: dict[str, str] = {}
+_reward_method_cache: dict[str, str] = {}
+
+
+def _lookup_spelling(value: object, table: dict[str, str], cache: dict[str, str]) -> str | None:
+    if type(value) is str and value in cache:  # fast path (exact str: a subclass could change str())
+        return cache[value]
+    canonical = table.get(_spelling_key(value))
+    if canonical is not None and type(value) is str and len(cache) < _MAX_CACHED_SPELLINGS:
+        cache[value] = canonical
+    return canonical
+
+
 def normalize_question_type(value: object) -> str:
     """Maps a release `category` spelling ("MC", "multiple choice", "FIB", "open-ended", ...) to QUESTION_TYPES."""
-    canonical = _QUESTION_TYPES_BY_SPELLING.get(_spelling_key(value))
+    canonical = _lookup_spelling(value, _QUESTION_TYPES_BY_SPELLING, _question_type_cache)
     if canonical is None:
         raise ValueError(
             f"unknown question type {value!r} (expected one of {', '.join(QUESTION_TYPES)} or a known alias)"
@@ -65,7 +81,7 @@ def normalize_question_type(value: object) -> str:
 
 def normalize_reward_method(value: object) -> str:
     """Maps a release `reward` spelling ("rule", "rule-based", "model", "reward model", ...) to REWARD_METHODS."""
-    canonical = _REWARD_METHODS_BY_SPELLING.get(_spelling_key(value))
+    canonical = _lookup_spelling(value, _REWARD_METHODS_BY_SPELLING, _reward_method_cache)
     if canonical is None:
         raise ValueError(
             f"unknown reward method {value!r} (expected one of {', '.join(REWARD_METHODS)} or a known alias)"

@@ -29,7 +29,7 @@ class BadInputError(ValueError):
     """An input the whole build cannot go on without (a missing zip part, a JSON array that does not parse)."""
 
 
-@dataclass
+@dataclass(slots=True)  # one per record read: slots make it cheaper to create
 class RawRecord:
     file: str
     line: int
@@ -70,18 +70,19 @@ def iter_raw_records(path: Path) -> Iterator[RawRecord]:
         if first == "[":
             yield from _iter_json_array(path, handle)
             return
+        file = str(path)
         for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
+            if line.isspace():  # a blank line (every line read but a last empty one ends with "\n")
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
-                yield RawRecord(str(path), line_number, None, line.rstrip("\n"), f"malformed JSON: {error.msg}")
+                yield RawRecord(file, line_number, None, line.rstrip("\n"), f"malformed JSON: {error.msg}")
                 continue
             if not isinstance(record, dict):
-                yield RawRecord(str(path), line_number, None, line.rstrip("\n"), "a record must be a JSON object")
+                yield RawRecord(file, line_number, None, line.rstrip("\n"), "a record must be a JSON object")
                 continue
-            yield RawRecord(str(path), line_number, record)
+            yield RawRecord(file, line_number, record)
 
 
 _SEPARATORS = re.compile(r"[\s,]*")
