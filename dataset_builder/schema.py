@@ -69,21 +69,18 @@ def _lookup_spelling(value: object, table: dict[str, str], cache: dict[str, str]
     return canonical
 
 
+def _normalize(value: object, table: dict[str, str], cache: dict[str, str], what: str, allowed: tuple) -> str:
+    canonical = _lookup_spelling(value, table, cache)
+    if canonical is None:
+        raise ValueError(f"unknown {what} {value!r} (expected one of {', '.join(allowed)} or a known alias)")
+    return canonical
+
+
 def normalize_question_type(value: object) -> str:
     """Maps a release `category` spelling ("MC", "multiple choice", "FIB", "open-ended", ...) to QUESTION_TYPES."""
-    canonical = _lookup_spelling(value, _QUESTION_TYPES_BY_SPELLING, _question_type_cache)
-    if canonical is None:
-        raise ValueError(
-            f"unknown question type {value!r} (expected one of {', '.join(QUESTION_TYPES)} or a known alias)"
-        )
-    return canonical
+    return _normalize(value, _QUESTION_TYPES_BY_SPELLING, _question_type_cache, "question type", QUESTION_TYPES)
 
 
 def normalize_reward_method(value: object) -> str:
     """Maps a release `reward` spelling ("rule", "rule-based", "model", "reward model", ...) to REWARD_METHODS."""
-    canonical = _lookup_spelling(value, _REWARD_METHODS_BY_SPELLING, _reward_method_cache)
-    if canonical is None:
-        raise ValueError(
-            f"unknown reward method {value!r} (expected one of {', '.join(REWARD_METHODS)} or a known alias)"
-        )
-    return canonical
+    return _normalize(value, _REWARD_METHODS_BY_SPELLING, _reward_method_cache, "reward method", REWARD_METHODS)

@@ -133,16 +133,20 @@ def load_training_args(run_dir: str | Path) -> dict[str, Any]:
     return args.to_dict()
 
 
+def _read_json(path: Path, hint: str):
+    """A JSON file the card needs; a missing or broken one is an error naming it (and what to pass instead)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: {hint}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
+
+
 def load_training_run(run_dir: str | Path) -> TrainingRun:
     """Read `trainer_state.json` (log history) and the training arguments of a finished trainer run."""
     run_dir = Path(run_dir)
-    state_path = run_dir / "trainer_state.json"
-    if not state_path.is_file():
-        raise FileNotFoundError(f"{state_path} not found: pass the output_dir of a finished SFT/GRPO run")
-    try:
-        state = json.loads(state_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{state_path}: not valid JSON ({err})") from err
+    state = _read_json(run_dir / "trainer_state.json", "pass the output_dir of a finished SFT/GRPO run")
     args = load_training_args(run_dir)
     hyperparameters = {key: args[key] for key in HYPERPARAMETER_KEYS if args.get(key) is not None}
     if hyperparameters.get("max_steps", -1) > 0:  # max_steps overrides the epoch count
@@ -397,14 +401,10 @@ def render_dataset_card(
     from dataset_builder.report import BuildReport
 
     dataset_dir = Path(dataset_dir)
-    report_path = dataset_dir / "build_report.json"
     if report is None:
-        if not report_path.is_file():
-            raise FileNotFoundError(f"{report_path} not found: pass a `python -m dataset_builder build` output folder")
-        try:
-            report = json.loads(report_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{report_path}: not valid JSON ({err})") from err
+        report = _read_json(
+            dataset_dir / "build_report.json", "pass a `python -m dataset_builder build` output folder"
+        )
     if isinstance(report, dict):
         report = BuildReport.from_dict(report)
     if synthesis_stats is None:

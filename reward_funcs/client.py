@@ -68,10 +68,13 @@ class ChatResult:
 class EndpointError(RuntimeError):
     """A request that could not be completed; `retryable` tells whether retries were exhausted or pointless."""
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False):
+    def __init__(
+        self, message: str, *, status: int | None = None, retryable: bool = False, retry_after: float | None = None
+    ):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        self.retry_after = retry_after  # seconds the server asked us to wait (HTTP Retry-After)
 
 
 @dataclass
@@ -163,7 +166,7 @@ class ChatClient:
                     self.usage.failures += 1
                     raise
                 self.usage.retries += 1
-                await asyncio.sleep(self._backoff(attempt, getattr(err, "retry_after", None)))
+                await asyncio.sleep(self._backoff(attempt, err.retry_after))
                 continue
             await self._release(state)
             result.latency_s = time.perf_counter() - start
@@ -196,13 +199,12 @@ class ChatClient:
         except aiohttp.ClientError as err:  # refused, reset, dropped mid-reply
             raise EndpointError(f"{cfg.base_url}: connection failed ({type(err).__name__})", retryable=True) from err
         if status != 200:
-            error = EndpointError(
+            raise EndpointError(
                 f"{cfg.base_url}: HTTP {status}: {raw[:200]!r}",
                 status=status,
                 retryable=status in RETRYABLE_STATUS or status >= 500,
+                retry_after=retry_after,
             )
-            error.retry_after = retry_after
-            raise error
         return _parse_completion(raw, cfg.base_url)
 
     def chat_many_sync(self, batch: Sequence[list[dict]], **sampling: Any) -> list[ChatResult | EndpointError]:
