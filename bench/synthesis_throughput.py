@@ -1,7 +1,7 @@
 """Synthesis pipeline throughput against a loopback OpenAI-compatible server with fixed latency per request.
 
-The server (reward_funcs.testing.ScriptedOpenAIServer playing the three roles with
-dataset_builder.synthesis.testing.ScriptedRoles) runs in its own process, so the CPU measured here is the pipeline's
+The server (tests.doubles.scripted_server.ScriptedOpenAIServer playing the three roles with
+tests.doubles.synthesis_roles.ScriptedRoles) runs in its own process, so the CPU measured here is the pipeline's
 alone: HTTP client, prompt rendering, parsing, grading, journal fsyncs, output writes.
 
 The bound. Each role has one endpoint with concurrency C and every request takes L seconds, so a role completes at
@@ -19,16 +19,20 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+# The scripted server is a test double: it lives in the test tree, imported with the repository root on sys.path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TARGET = 0.90
 
 
 def serve(images_root: str, delay_s: float, port_pipe, stop_event) -> None:
-    from dataset_builder.synthesis.testing import ScriptedRoles
-    from reward_funcs.testing import ScriptedOpenAIServer
+    from tests.doubles.scripted_server import ScriptedOpenAIServer
+    from tests.doubles.synthesis_roles import ScriptedRoles
 
     roles = ScriptedRoles(
         images_root,

@@ -11,8 +11,9 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from dataset_builder.report import BuildReport
-from dataset_builder.schema import IMAGE_BUNDLE_REPO_ID, RELEASE_REPO_ID, SYSTEM_PROMPT
+from dataset_builder.schema import IMAGE_BUNDLE_REPO_ID, RELEASE_REPO_ID
 from dataset_builder.views import CONFIG_NAMES, FEATURES
+from reward_funcs.answer_format import SYSTEM_PROMPT
 
 CONFIG_DESCRIPTIONS = {
     "default": "one row per question: image, problem, answer, reasoning path and metadata",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datasets import Features, Image, List, Value
 
-from dataset_builder.schema import SYSTEM_PROMPT
+from reward_funcs.answer_format import SYSTEM_PROMPT
 
 _CONTENT = List({"type": Value("string"), "text": Value("string")})
 _MESSAGES = List({"role": Value("string"), "content": _CONTENT})

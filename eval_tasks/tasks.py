@@ -32,9 +32,9 @@ from lighteval.metrics.utils.metric_utils import CorpusLevelMetric
 from lighteval.tasks.lighteval_task import LightevalTaskConfig
 from lighteval.tasks.requests import Doc, SamplingMethod
 
-from dataset_builder.schema import SYSTEM_PROMPT
 from eval_tasks.judge import JudgeSettings, judge_mmvet, judge_unparsed
 from eval_tasks.scoring import SCORERS
+from reward_funcs.answer_format import SYSTEM_PROMPT
 from reward_funcs.grading import parse_options
 
 TASK_PREFIX = "wethink_"

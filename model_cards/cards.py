@@ -16,7 +16,7 @@ from typing import Any
 from huggingface_hub import DatasetCard, EvalResult, ModelCard, ModelCardData
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
-from dataset_builder.schema import SYSTEM_PROMPT
+from reward_funcs.answer_format import SYSTEM_PROMPT
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from trl import ScriptArguments
 
-from dataset_builder.schema import PARQUET_REPO_ID, SYSTEM_PROMPT
+from dataset_builder.schema import PARQUET_REPO_ID
+from reward_funcs.answer_format import SYSTEM_PROMPT
 
 # The Parquet build of the WeThink release that `python -m dataset_builder build --push-to-hub` publishes (configs
 # `default`, `rl`, `sft`). Any local output folder of `dataset_builder build` works in its place.

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reward_funcs.answer_format import completion_text, format_reward, is_well_formatted  # noqa: F401
 from reward_funcs.grading import MAX_ANSWER_CHARS, extract_answer, parse_gold, parse_options, verify
 
 logger = logging.getLogger(__name__)
@@ -34,22 +35,6 @@ _GRADE_LABEL_RE = re.compile(r"grade\s*:", re.IGNORECASE)
 _GRADE_RE = re.compile(r"GRADE\s*:\s*\**\s*(CORRECT|PARTIAL|INCORRECT)\b", re.IGNORECASE)
 
 
-def completion_text(completion: Any) -> str:
-    """The text of one completion: a string, or the last message of a conversation (string or content parts)."""
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, dict):
-        completion = [completion]
-    if isinstance(completion, list) and completion:
-        content = completion[-1].get("content") if isinstance(completion[-1], dict) else None
-        if isinstance(content, str):
-            return content
-        if isinstance(content, list):
-            return "".join(part.get("text") or "" for part in content if isinstance(part, dict))
-        return ""
-    raise TypeError(f"a completion must be a string or a list of messages, got {type(completion).__name__}")
-
-
 def _column(kwargs: dict, name: str, size: int) -> list:
     values = kwargs.get(name)
     if values is None:
@@ -57,34 +42,6 @@ def _column(kwargs: dict, name: str, size: int) -> list:
     if len(values) != size:
         raise ValueError(f"column {name!r} has {len(values)} values for {size} completions")
     return list(values)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# format
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def is_well_formatted(text: str) -> bool:
-    """Exactly `<think>reasoning</think><answer>non-empty answer</answer>` (surrounding whitespace allowed); the
-    opening `<think>` may be missing because the chat template put it in the prompt."""
-    text = text.strip()
-    if not text.startswith("<think>"):
-        text = "<think>" + text
-    if any(text.count(tag) != 1 for tag in ("<think>", "</think>", "<answer>", "</answer>")):
-        return False
-    think_end = text.index("</think>")
-    answer_start, answer_end = text.index("<answer>"), text.index("</answer>")
-    return (
-        think_end < answer_start < answer_end
-        and text.endswith("</answer>")
-        and not text[think_end + len("</think>") : answer_start].strip()
-        and bool(text[answer_start + len("<answer>") : answer_end].strip())
-    )
-
-
-def format_reward(completions: list, **kwargs) -> list[float]:
-    """1.0 when a completion has the `<think>...</think><answer>...</answer>` shape, else 0.0."""
-    return [float(is_well_formatted(completion_text(completion))) for completion in completions]
 
 
 # ----------------------------------------------------------------------------------------------------------------

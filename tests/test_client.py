@@ -10,7 +10,7 @@ import time
 import pytest
 
 from reward_funcs.client import ChatClient, EndpointConfig, EndpointError
-from reward_funcs.testing import Reply, ScriptedOpenAIServer
+from tests.doubles.scripted_server import Reply, ScriptedOpenAIServer
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 

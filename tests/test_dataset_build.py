@@ -15,9 +15,10 @@ from PIL import Image
 
 from dataset_builder.__main__ import main as cli_main
 from dataset_builder.build import build_dataset, upload_to_hub
-from dataset_builder.schema import QUESTION_TYPES, REWARD_METHODS, SYSTEM_PROMPT
+from dataset_builder.schema import QUESTION_TYPES, REWARD_METHODS
 from dataset_builder.sources import BadInputError, BadRecordError
 from dataset_builder.synthetic import write_synthetic_release
+from reward_funcs.answer_format import SYSTEM_PROMPT
 
 N = 40
 

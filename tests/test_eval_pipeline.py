@@ -17,7 +17,7 @@ from eval_tasks.judge import JudgeSettings, judge_mmvet, parse_judge_score
 from eval_tasks.results import markdown_table, model_index
 from eval_tasks.scoring import SCORERS, aggregate_mmvet, score_mmvet
 from eval_tasks.tasks import BENCHMARKS
-from reward_funcs.testing import Reply, ScriptedOpenAIServer
+from tests.doubles.scripted_server import Reply, ScriptedOpenAIServer
 
 
 @pytest.fixture(scope="module")

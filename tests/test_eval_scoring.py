@@ -7,9 +7,9 @@ import math
 import pytest
 from PIL import Image
 
-from dataset_builder.schema import SYSTEM_PROMPT
 from eval_tasks.scoring import SCORERS, answer_text
 from eval_tasks.tasks import BENCHMARKS
+from reward_funcs.answer_format import SYSTEM_PROMPT
 
 IMAGE = Image.new("RGB", (16, 16), "white")
 

@@ -8,7 +8,6 @@ import os
 import pytest
 from huggingface_hub import DatasetCard, EvalResult, ModelCard
 
-from dataset_builder.schema import SYSTEM_PROMPT
 from model_cards.cards import (
     as_eval_results,
     image_source_rows,
@@ -16,6 +15,7 @@ from model_cards.cards import (
     render_dataset_card,
     render_model_card,
 )
+from reward_funcs.answer_format import SYSTEM_PROMPT
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -19,7 +19,7 @@ from reward_funcs import (
     load_reward_func,
 )
 from reward_funcs.rewards import completion_text, parse_judge_grade, render_judge_prompt, route
-from reward_funcs.testing import Reply, ScriptedOpenAIServer
+from tests.doubles.scripted_server import Reply, ScriptedOpenAIServer
 
 
 def conv(text: str) -> list[dict]:

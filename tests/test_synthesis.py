@@ -24,9 +24,9 @@ from dataset_builder.synthesis import (
 )
 from dataset_builder.synthesis.journal import DurableJsonl
 from dataset_builder.synthesis.pipeline import split_config
-from dataset_builder.synthesis.testing import ScriptedRoles, request_hash
 from dataset_builder.synthetic import write_synthetic_release
-from reward_funcs.testing import Reply, ScriptedOpenAIServer
+from tests.doubles.scripted_server import Reply, ScriptedOpenAIServer
+from tests.doubles.synthesis_roles import ScriptedRoles, request_hash
 
 ROLES = ("vlm", "reasoner", "judge")
 

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from dataset_builder.synthesis import list_images
-from dataset_builder.synthesis.testing import ScriptedRoles
 from dataset_builder.synthetic import write_synthetic_release
-from reward_funcs.testing import ScriptedOpenAIServer
+from tests.doubles.scripted_server import ScriptedOpenAIServer
+from tests.doubles.synthesis_roles import ScriptedRoles
 
 CONCURRENCY = 2
 NONCE = re.compile(r"<!-- req:(\w+) -->")

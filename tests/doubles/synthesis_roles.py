@@ -1,6 +1,6 @@
 """A scripted stand-in for the three model roles, for tests and the throughput bench.
 
-`ScriptedRoles` is a responder for `reward_funcs.testing.ScriptedOpenAIServer`: it reads the stage marker every
+`ScriptedRoles` is a responder for `tests.doubles.scripted_server.ScriptedOpenAIServer`: it reads the stage marker every
 prompt template starts with, finds the image (VLM requests carry it as a data URL; text-only requests carry the
 caption it wrote, which names the image) and answers like a well-behaved model would, with per-image quirks a test
 can ask for: a disagreeing VLM, a judge that rejects, a filter that rejects, malformed replies. Every reply ends with
@@ -17,7 +17,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from reward_funcs.testing import Reply, Request
+from tests.doubles.scripted_server import Reply, Request
 
 STAGE_MARKER = re.compile(r"\[wethink-synthesis stage=(\w+) version=\w+\]")
 SCENE_TAG = re.compile(r"\[scene ([^\]]+)\]")
