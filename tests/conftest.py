@@ -27,3 +27,19 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     from recipes.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-qwen2.5-vl") / "model", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_server(tiny_model_dir, tmp_path_factory):
+    """`transformers serve` serving the tiny model on 127.0.0.1, once per session.
+
+    Yields a `tests.servers.RunningServer`: `base_url` (".../v1"), `model` (the name requests send), `model_dir`,
+    `log_path`. The process group is terminated at session end.
+    """
+    from tests.servers import start_transformers_serve, stop
+
+    server = start_transformers_serve(tiny_model_dir, tmp_path_factory.mktemp("transformers-serve"))
+    try:
+        yield server
+    finally:
+        stop(server)
