@@ -302,9 +302,7 @@ def start_cold(hybrid, warm_rows: list[Row]) -> None:
     expressions), warmed on the warm-up rows, then this process's gold and option caches emptied."""
     sandbox.shutdown()
     run_hybrid(hybrid, warm_rows)
-    grading._parse_gold_cached.cache_clear()
-    grading._parse_options_cached.cache_clear()
-    grading._grade_cached.cache_clear()
+    grading.clear_caches()
 
 
 def agreement(scores: list[float | None], labels: list[bool]) -> float:

@@ -366,10 +366,10 @@ def test_gold_kinds(gold, question_type, options, kind):
 
 
 def test_gold_is_parsed_once_per_group():
-    grading._parse_gold_cached.cache_clear()
+    grading.gold._parse_gold_cached.cache_clear()
     for _ in range(8):
         verify(A("\\frac{1}{2}"), "0.5")
-    info = grading._parse_gold_cached.cache_info()
+    info = grading.gold._parse_gold_cached.cache_info()
     assert (info.misses, info.hits) == (1, 7)
 
 
@@ -615,7 +615,7 @@ def test_the_whole_table_gives_the_same_verdicts_from_worker_threads():
         return verify(completion, gold, question_type=question_type, options=options, timeout=3.0).correct
 
     grading._grade_cached.cache_clear()  # grade for real, not from the earlier table run's cache
-    grading._parse_gold_cached.cache_clear()
+    grading.gold._parse_gold_cached.cache_clear()
     with ThreadPoolExecutor(max_workers=4) as pool:
         verdicts = list(pool.map(run, TABLE, timeout=120))
     assert verdicts == [case[-1] for case in TABLE]
