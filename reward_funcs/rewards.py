@@ -1,9 +1,26 @@
 """WeThink's hybrid reward as TRL reward functions.
 
 Every function follows GRPOTrainer's contract: `f(completions, **kwargs) -> list[float | None]`, where the dataset
-columns (`solution`, `question_type`, `reward_method`, `problem`) arrive as keyword lists and a completion is either
-a plain string or a conversation ([{"role": "assistant", "content": "..."}]). `None` means "could not score this
-sample": TRL turns it into NaN and leaves the sample out of that reward's mean.
+columns (`solution`, `question_type`, `reward_method`, `problem`, `id`) arrive as keyword lists and a completion is
+either a plain string or a conversation ([{"role": "assistant", "content": "..."}]). `None` means "could not score
+this sample": TRL turns it into NaN.
+
+What a None does in TRL 1.16 (`GRPOTrainer._generate_and_score_completions`): a completion is left out only when
+*every* reward function returned None for it; otherwise its weighted rewards are `nansum`med, so a None counts as 0.
+With `format` always scored, one failed judgement would therefore score like a wrong answer. The judged rewards
+(`judge`, `hybrid`) never return a None for part of a group: when the judge cannot grade one completion of a prompt's
+group (the completions TRL normalises over), the judged reward of the whole group is None, and that group's advantage
+comes from the other rewards alone. How that reads under `multi_objective_aggregation`:
+
+- `sum_then_normalize` (default): the group's summed reward is the other rewards' weighted sum (e.g. 0.3 * format),
+  normalised over the group as usual, so its advantages are those of a run without the judged reward.
+- `normalize_then_sum`: each reward is normalised per group first; the judged column of a voided group is all NaN and
+  drops out of the `nansum`, so again only the other rewards' normalised values remain.
+- a judged reward alone (no other reward): every completion of a voided group is unscorable and TRL sets its
+  advantage to 0.
+
+Voided groups, judged completions and failed judge requests are logged per step with TRL's `log_metric`
+(`<reward>/voided_groups`, `<reward>/judged`, `<reward>/judge_failures`).
 
 - `format_reward`: 1.0 for `<think>...</think><answer>...</answer>`, whether or not the chat template prefilled
   `<think>` (a completion that starts inside the think block is well formed).
@@ -101,7 +118,7 @@ class JudgeConfig:
     timeout: float = field(default=60.0, metadata={"help": "Seconds one judge request may take before a retry."})
     max_concurrency: int = field(default=32, metadata={"help": "Judge requests in flight at once."})
     max_retries: int = field(default=2, metadata={"help": "Retries of a failed request (timeouts, 429, 5xx)."})
-    prompt_version: str = field(default="v1", metadata={"help": "Judge prompt `reward_funcs/prompts/judge_<v>.txt`."})
+    prompt_version: str = field(default="v2", metadata={"help": "Judge prompt `reward_funcs/prompts/judge_<v>.txt`."})
     temperature: float = field(default=0.0, metadata={"help": "Sampling temperature of the judge."})
     max_tokens: int = field(default=512, metadata={"help": "Most tokens the judge may write."})
 
@@ -120,9 +137,26 @@ def load_judge_prompt(version: str = "v1") -> str:
     return path.read_text(encoding="utf-8")
 
 
+# Characters a reader (or a model) may take for an angle bracket: the ASCII ones, the fullwidth and small forms
+# (whose NFKC form is one) and the common lookalikes (single guillemets, angle brackets, modifier arrows, ...).
+_LEFT_BRACKETS = "<\uff1c\ufe64\u2039\u2329\u3008\u27e8\u02c2\u1438\u276e\u29fc\u2b9c"
+_RIGHT_BRACKETS = ">\uff1e\ufe65\u203a\u232a\u3009\u27e9\u02c3\u1433\u276f\u29fd\u2b9e"
+_ESCAPES = str.maketrans(
+    {"&": "&amp;", **dict.fromkeys(_LEFT_BRACKETS, "&lt;"), **dict.fromkeys(_RIGHT_BRACKETS, "&gt;")}
+)
+
+
+def escape_answer(text: str) -> str:
+    """The answer as inert text: `&` and every angle bracket or lookalike become entities (`&amp;`, `&lt;`, `&gt;`),
+    so no spelling of a tag (`</MODEL_ANSWER>`, `</model_answer >`, fullwidth brackets, attributes, ...) survives
+    to close the `<model_answer>` block; any `grade:` label is defused so an echoed answer cannot supply the grade
+    line."""
+    return _GRADE_LABEL_RE.sub("grade -", text.translate(_ESCAPES))
+
+
 def render_judge_prompt(template: str, question: str, reference: str, prediction: str) -> str:
-    # The answer is untrusted: it must not be able to close its tag or write the grade line itself.
-    prediction = _GRADE_LABEL_RE.sub("grade -", prediction[:MAX_ANSWER_CHARS].replace("</model_answer>", ""))
+    # The answer is untrusted (the policy writes it): it must not be able to close its tag or write the grade line.
+    prediction = escape_answer(prediction[:MAX_ANSWER_CHARS])
     return template.format(question=question.strip(), reference=reference.strip(), prediction=prediction.strip())
 
 
@@ -140,10 +174,55 @@ def _prompt_text(prompt: Any) -> str:
     return completion_text(users[-1:]) if users else ""
 
 
+@dataclass
+class JudgeBatch:
+    """One batch's judgements: a score per prediction, and whether the judge was asked and could not grade it."""
+
+    scores: list[float | None]
+    failed: list[bool]
+    requests: int = 0  # distinct (question, reference, answer) triples sent
+    failures: int = 0  # of those, how many got no grade (error, timeout, garbage, no GRADE line)
+
+
+def prompt_groups(kwargs: dict, size: int) -> list[list[int]] | None:
+    """The completions of each prompt, as index runs: TRL's RepeatSampler puts the `num_generations` completions of
+    a prompt next to each other, and within one generation batch every dataset row appears in one group only.
+    Rows are told apart by the dataset's `id` column, else by the prompt; None when neither is passed (a direct call
+    outside a trainer), and then no grouping is applied."""
+    keys = kwargs.get("id") or kwargs.get("prompts")
+    if keys is None:
+        return None
+    if len(keys) != size:
+        raise ValueError(f"{len(keys)} prompt keys for {size} completions")
+    groups: list[list[int]] = []
+    for index, key in enumerate(keys):
+        if groups and keys[groups[-1][0]] == key:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    return groups
+
+
+def void_failed_groups(rewards: list[float | None], failed: list[bool], groups: list[list[int]] | None) -> int:
+    """Set the reward of every completion of a group to None where the judge failed on any of them (TRL would
+    `nansum` a lone None to 0, i.e. score a failed judgement as a wrong answer); returns how many groups were voided.
+    Without groups, only the failed completions themselves are None."""
+    if groups is None:
+        return sum(failed)
+    voided = 0
+    for group in groups:
+        if any(failed[i] for i in group):
+            voided += 1
+            for index in group:
+                rewards[index] = None
+    return voided
+
+
 class JudgeReward:
-    """Model-judged reward ("judge"): 1 / 0.5 / 0 by tier; None when the judge could not be reached or answered
-    with no grade. Completions without a final answer score 0 without a request. Identical (question, reference,
-    answer) triples in a batch are judged once."""
+    """Model-judged reward ("judge"): 1 / 0.5 / 0 by tier; None for a whole prompt group when the judge could not
+    grade one of its completions (unreachable, timed out, 5xx, garbage, no grade line), and for rows without a
+    reference. Completions without a final answer score 0 without a request. Identical (question, reference,
+    answer) triples in a batch are judged once, and the batch's requests run concurrently."""
 
     __name__ = "judge_reward"
 
@@ -171,42 +250,69 @@ class JudgeReward:
     def __getstate__(self):  # picklable for TRL's spawned rollout workers: the client is rebuilt there
         return {**self.__dict__, "_client": None}
 
-    def score(self, questions: list[str], references: list[str], predictions: list[str | None]) -> list[float | None]:
-        """Judge a batch concurrently; one score per prediction."""
-        # No final answer scores 0 without a request; no reference answer cannot be judged (None).
-        scores: list[float | None] = [0.0 if not p else None for p in predictions]
+    def grade(self, questions: list[str], references: list[str], predictions: list[str | None]) -> JudgeBatch:
+        """Judge a batch concurrently: one score per prediction, and which ones the judge failed on."""
+        # No final answer scores 0 without a request; no reference answer cannot be judged (None, not a failure).
+        batch = JudgeBatch(scores=[0.0 if not p else None for p in predictions], failed=[False] * len(predictions))
         requests: dict[tuple[str, str, str], list[int]] = {}
         for index, (question, reference, prediction) in enumerate(zip(questions, references, predictions)):
             if prediction and reference is not None and str(reference).strip():
                 requests.setdefault((question or "", str(reference), prediction), []).append(index)
         if not requests:
-            return scores
-        batch = [[{"role": "user", "content": render_judge_prompt(self.template, *triple)}] for triple in requests]
-        failures, last_error = 0, ""
-        for result, indices in zip(self.client.chat_many_sync(batch), requests.values()):
+            return batch
+        messages = [[{"role": "user", "content": render_judge_prompt(self.template, *triple)}] for triple in requests]
+        batch.requests, last_error = len(messages), ""
+        for result, indices in zip(self.client.chat_many_sync(messages), requests.values()):
             score = None if isinstance(result, Exception) else parse_judge_grade(result.text)
             if score is None:
-                failures += 1
+                batch.failures += 1
                 last_error = (
                     str(result) if isinstance(result, Exception) else f"no GRADE line in {result.text[:120]!r}"
                 )
             for index in indices:
-                scores[index] = score
-        if failures:
-            logger.warning("judge could not grade %d/%d request(s); last: %s", failures, len(batch), last_error)
-        return scores
+                batch.scores[index], batch.failed[index] = score, score is None
+        if batch.failures:
+            logger.warning(
+                "judge at %s (model %s) could not grade %d/%d request(s); their prompt groups get no judged reward "
+                "(None). Last error: %s",
+                self.config.base_url,
+                self.config.model,
+                batch.failures,
+                batch.requests,
+                last_error,
+            )
+        return batch
 
-    def __call__(self, completions: list, solution: list[str], **kwargs) -> list[float | None]:
+    def score(self, questions: list[str], references: list[str], predictions: list[str | None]) -> list[float | None]:
+        """Judge a batch concurrently; one score per prediction (None where the judge failed), no grouping."""
+        return self.grade(questions, references, predictions).scores
+
+    def __call__(self, completions: list, solution: list[str], log_metric=None, **kwargs) -> list[float | None]:
         size = len(completions)
         problems = _column(kwargs, "problem", size)
         prompts = _column(kwargs, "prompts", size)
         questions = [problem or _prompt_text(prompt) for problem, prompt in zip(problems, prompts)]
         predictions = [extract_answer(completion_text(completion)) for completion in completions]
-        return self.score(questions, solution, predictions)
+        batch = self.grade(questions, solution, predictions)
+        voided = void_failed_groups(batch.scores, batch.failed, prompt_groups(kwargs, size))
+        judged = sum(
+            score is not None and prediction is not None for score, prediction in zip(batch.scores, predictions)
+        )
+        log_judge_metrics(log_metric, self.__name__, judged, batch.failures, voided)
+        return batch.scores
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+
+
+def log_judge_metrics(log_metric, name: str, judged: int, failures: int, voided: int) -> None:
+    """Per-step judge counts through TRL's `log_metric` (averaged over the logging window): completions graded by
+    the judge (after voiding), judge requests that got no grade, prompt groups voided."""
+    if log_metric is not None:
+        log_metric(f"{name}/judged", float(judged))
+        log_metric(f"{name}/judge_failures", float(failures))
+        log_metric(f"{name}/voided_groups", float(voided))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -223,7 +329,8 @@ def route(reward_method: str | None, question_type: str | None) -> str:
 
 class HybridReward:
     """The paper's accuracy reward ("hybrid"): rule-based for `reward_method == "rule"` rows (multiple-choice and
-    fill-in-the-blank), the model judge for `"model"` rows (descriptive). Without a judge, model rows get None."""
+    fill-in-the-blank), the model judge for `"model"` rows (descriptive). Without a judge, model rows get None; a
+    group the judge failed on is None as a whole (see the module docstring)."""
 
     __name__ = "hybrid_reward"
 
@@ -231,7 +338,9 @@ class HybridReward:
         self.judge = judge
         self._warned_no_judge = False
 
-    def __call__(self, completions: list, solution: list[str], log_extra=None, **kwargs) -> list[float | None]:
+    def __call__(
+        self, completions: list, solution: list[str], log_extra=None, log_metric=None, **kwargs
+    ) -> list[float | None]:
         size = len(completions)
         question_types = _column(kwargs, "question_type", size)
         routes = [
@@ -246,6 +355,7 @@ class HybridReward:
                 texts[index], solution[index], question_types[index], problems[index]
             )
         model_rows = [i for i, r in enumerate(routes) if r == "model"]
+        judged = failures = voided = 0
         if model_rows and self.judge is None:
             if not self._warned_no_judge:
                 logger.warning(
@@ -257,13 +367,20 @@ class HybridReward:
         elif model_rows:
             prompts = _column(kwargs, "prompts", size)
             predictions = [extract_answer(texts[i]) for i in model_rows]
-            scores = self.judge.score(
+            batch = self.judge.grade(
                 [problems[i] or _prompt_text(prompts[i]) for i in model_rows],
                 [solution[i] for i in model_rows],
                 predictions,
             )
-            for index, score, prediction in zip(model_rows, scores, predictions):
-                rewards[index], extracted[index] = score, prediction or ""
+            failed = [False] * size
+            for position, index in enumerate(model_rows):
+                rewards[index], failed[index] = batch.scores[position], batch.failed[position]
+                extracted[index] = predictions[position] or ""
+            voided = void_failed_groups(rewards, failed, prompt_groups(kwargs, size))
+            judged = sum(rewards[i] is not None and predictions[k] is not None for k, i in enumerate(model_rows))
+            failures = batch.failures
+        if self.judge is not None:  # every step, so the columns line up in the logs
+            log_judge_metrics(log_metric, self.__name__, judged, failures, voided)
         if log_extra is not None:
             log_extra("hybrid_extracted", extracted)
             log_extra("hybrid_route", routes)
