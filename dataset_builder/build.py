@@ -22,12 +22,10 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from dataset_builder.builder import WRITER_BATCH_SIZE, WeThinkBuilder, WeThinkViewBuilder, iter_shard_batches
+from dataset_builder.card import render_dataset_card
 from dataset_builder.report import BuildReport, write_charts
-from dataset_builder.sources import (
-    BadInputError,
-    BadRecordError,
-    list_record_files,
-)
+from dataset_builder.schema import DEFAULT_SPELLINGS, Spellings
+from dataset_builder.sources import BadInputError, BadRecordError, list_record_files
 from dataset_builder.views import VIEWS, sharegpt_dataset_info, to_sharegpt
 
 logger = logging.getLogger(__name__)
@@ -102,17 +100,6 @@ def export_sharegpt(default_shards: list[Path], output_dir: Path, *, copy_images
     return json_path
 
 
-def upload_to_hub(output_dir: Path, repo_id: str, *, private: bool = False) -> str:
-    """Upload the built folder as a dataset repo in one commit, through the project's one push path
-    (`model_cards.push`: checks first, token from the environment only, nothing partial on failure)."""
-    from model_cards.push import PushError, plan_push, push
-
-    try:
-        return push(plan_push(output_dir, "dataset"), repo_id, private=private)
-    except PushError as error:
-        raise RuntimeError(f"--push-to-hub {repo_id}: {error}") from None
-
-
 def build_dataset(
     sources: list[str | Path] | str | Path,
     images: list[str | Path] | str | Path,
@@ -120,17 +107,20 @@ def build_dataset(
     *,
     on_error: str = "raise",
     max_shard_size: str | int = "500MB",
-    push_to_hub: str | None = None,
+    repo_id: str | None = None,
     export_sharegpt_json: bool = True,
     sharegpt_copy_images: bool = False,
     writer_batch_size: int = WRITER_BATCH_SIZE,
+    spellings: Spellings = DEFAULT_SPELLINGS,
 ) -> BuildReport:
     """Builds every config into output_dir and returns the report (also written to OUT/build_report.json).
 
     sources: record files or folders of *.json/*.jsonl; images: image folders, zips, or split zip parts (a part or
     the folder holding them), searched in order. on_error="raise" stops at the first bad record naming file, line and
     field; "skip" writes it with its reason to OUT/rejected.jsonl and goes on. Shards close once past max_shard_size,
-    checked every writer_batch_size rows (the Parquet row group size).
+    checked every writer_batch_size rows (the Parquet row group size). repo_id is the Hub id the card's loading
+    snippet names; upload the folder with `python -m model_cards push --dataset-dir OUT --repo-id ID` (the project's
+    one push path). spellings: the accepted `category` / `reward` spellings (Spellings.load(a mapping file)).
     """
     if on_error not in ON_ERROR_CHOICES:
         raise ValueError(f"on_error must be one of {ON_ERROR_CHOICES}, got {on_error!r}")
@@ -154,6 +144,7 @@ def build_dataset(
                 on_error=on_error,
                 report=report,
                 rejected_file=rejected_file,
+                spellings=spellings,
             )
         if report.rows_in != report.rows_out + report.rows_rejected:  # the invariant every build must keep
             raise RuntimeError(
@@ -183,11 +174,6 @@ def build_dataset(
     report.seconds = time.perf_counter() - started
     write_charts(report, output_dir)
     report.write(output_dir)
-    # The full Hub card (configs, features, charts, synthesis statistics, image licenses, citation).
-    from model_cards.cards import render_dataset_card
-
-    render_dataset_card(output_dir, report, repo_id=push_to_hub).save(output_dir / "README.md")
+    render_dataset_card(output_dir, report, repo_id=repo_id)
     logger.info("built %d rows (%d rejected) into %s", report.rows_out, report.rows_rejected, output_dir)
-    if push_to_hub:
-        upload_to_hub(output_dir, push_to_hub)
     return report

@@ -32,9 +32,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from dataset_builder.records import normalize_record
+from dataset_builder.images import AmbiguousImageError, ImageStore
+from dataset_builder.records import normalize_record, reason_key
 from dataset_builder.report import BuildReport
-from dataset_builder.sources import BadRecordError, ImageStore, RawRecord, iter_raw_records
+from dataset_builder.schema import DEFAULT_SPELLINGS, Spellings
+from dataset_builder.sources import BadRecordError, RawRecord, iter_raw_records
 from dataset_builder.views import FEATURES, VIEWS
 
 # Formats PIL may open (checked in this order): the bundle's JPEGs and PNGs first, then other web formats.
@@ -52,15 +54,15 @@ WRITER_BATCH_SIZE = 500
 def inspect_image(data: bytes) -> tuple[int, int]:
     """Width and height of an encoded image; raises on a corrupt or truncated file.
 
-    Decoding every image would dominate the build, so the checks are the ones that catch real damage cheaply: the
-    header must parse, a JPEG must end with its end-of-image marker, a PNG's chunk CRCs must match (`verify`), and
-    any other format is decoded in full.
+    A JPEG is decoded (at 1/8 scale: libjpeg still reads every entropy-coded byte, so a cut-short file fails, while
+    bytes after the end marker, common in web images, do not matter); a PNG's chunks and CRCs are checked
+    (`verify`); any other format is decoded in full.
     """
     with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
         width, height = image.size
         if image.format == "JPEG":
-            if b"\xff\xd9" not in data[-1024:]:
-                raise OSError("truncated JPEG (no end-of-image marker)")
+            image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+            image.load()
         elif image.format == "PNG":
             image.verify()
         else:
@@ -106,8 +108,10 @@ class WeThinkBuilder(datasets.GeneratorBasedBuilder):
         report: BuildReport | None = None,
         rejected_file: TextIO | None = None,
         workers: int = WORKERS,
+        spellings: Spellings = DEFAULT_SPELLINGS,
         **kwargs,
     ):
+        self.spellings = spellings
         self.record_files = list(record_files)
         self.image_roots = list(image_roots)
         self.on_error = on_error
@@ -126,19 +130,20 @@ class WeThinkBuilder(datasets.GeneratorBasedBuilder):
         """Reads and normalizes records in order and hands the image paths of each chunk to worker processes, which
         read and check the images (PIL's header parsing is Python code: threads would queue on the GIL); the next
         few chunks are read while this one is checked for duplicate ids and yielded in record order."""
+        global _worker_images
         seen: dict[str, tuple[str, int]] = {}
-        ImageStore(self.image_roots).close()  # a missing root or zip part fails here, with its own error
+        # Opened once here (a missing root or zip part fails now, with its own error) and inherited by the forked
+        # workers: a zip's index is built once and its pages stay shared (pread needs no per-process file position).
+        _worker_images = ImageStore(self.image_roots)
         context = multiprocessing.get_context("fork")  # workers inherit the loaded modules: no re-import per build
-        pool = ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_open_image_store, initargs=(self.image_roots,)
-        )
+        pool = ProcessPoolExecutor(self.workers, mp_context=context)
         # The build allocates a few objects per row, and every full garbage collection would rescan all objects the
         # imported libraries hold (~100K); set those aside until the build ends (~5% of the build's time).
         gc.freeze()
         try:
             pending = collections.deque()
             for chunk in _chunks(self._raw_records(), CHUNK_SIZE):
-                pending.append(_start_chunk(chunk, pool))
+                pending.append(_start_chunk(chunk, pool, self.spellings))
                 if len(pending) > CHUNKS_AHEAD:
                     yield from self._finish_chunk(*pending.popleft(), seen)
             while pending:
@@ -146,6 +151,8 @@ class WeThinkBuilder(datasets.GeneratorBasedBuilder):
         finally:  # on a bad record, do not read the images of the chunks read ahead of it
             pool.shutdown(cancel_futures=True)
             gc.unfreeze()
+            _worker_images.close()
+            _worker_images = None
 
     def _raw_records(self):
         for path in self.record_files:
@@ -177,26 +184,21 @@ class WeThinkBuilder(datasets.GeneratorBasedBuilder):
     def _reject(self, raw: RawRecord, error: BadRecordError) -> None:
         if self.on_error == "raise" or self.rejected_file is None:
             raise error
-        self.report.add_rejected(_reason_key(error))
+        self.report.add_rejected(reason_key(error))
         self.rejected_file.write(json.dumps(_rejected_entry(raw, error), ensure_ascii=False) + "\n")
 
 
-# The image store of a worker process, opened once per process by the pool's initializer.
+# The image store the forked workers read from: opened by the parent before the pool forks them.
 _worker_images: ImageStore | None = None
 
 
-def _open_image_store(image_roots: list[Path]) -> None:
-    global _worker_images
-    _worker_images = ImageStore(image_roots)
-
-
-def _start_chunk(chunk: list[RawRecord], pool: ProcessPoolExecutor):
+def _start_chunk(chunk: list[RawRecord], pool: ProcessPoolExecutor, spellings: Spellings):
     """Normalizes a chunk of records and starts reading the images of the valid ones: ((raw, row, error) per record,
     future of `load_images`)."""
     rows = []
     for raw in chunk:
         try:
-            rows.append((raw, normalize_record(raw), None))
+            rows.append((raw, normalize_record(raw, spellings), None))
         except BadRecordError as error:
             rows.append((raw, None, error))
     return rows, pool.submit(load_images, [row["image_path"] for _, row, error in rows if error is None])
@@ -209,8 +211,14 @@ def load_images(image_paths: list[str]) -> list[tuple[bytes | None, int, int, st
     for image_path in image_paths:
         try:
             data = _worker_images.read(image_path)
-        except OSError as error:  # FileNotFoundError, or a zip member that cannot be read
+        except FileNotFoundError as error:
             results.append((None, 0, 0, f"missing image: {error}"))
+            continue
+        except AmbiguousImageError as error:
+            results.append((None, 0, 0, f"ambiguous image: {error}"))
+            continue
+        except OSError as error:  # a zip entry that cannot be read: a truncated or damaged part
+            results.append((None, 0, 0, f"unreadable image: {error}"))
             continue
         try:
             width, height = inspect_image(data)
@@ -230,16 +238,6 @@ def _chunks(items, size: int):
             chunk = []
     if chunk:
         yield chunk
-
-
-def _reason_key(error: BadRecordError) -> str:
-    """A short, countable reason: the field and the kind of problem, without record-specific details."""
-    reason = error.reason.split(":")[0].split(" (")[0]
-    if reason.startswith("duplicate id"):
-        reason = "duplicate id"
-    if reason.startswith("unknown "):
-        reason = " ".join(reason.split()[:3])
-    return f"{error.field}: {reason}" if error.field else reason
 
 
 def _rejected_entry(raw: RawRecord, error: BadRecordError) -> dict:

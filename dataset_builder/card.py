@@ -1,19 +1,31 @@
-"""The dataset card (OUT/README.md): YAML `configs:` so `load_dataset(OUT_or_repo, "<config>")` needs no code, the
-features of every config, the license, and the build report's tables and charts."""
+"""The dataset card (OUT/README.md), the one renderer of it: YAML `configs:` so `load_dataset(OUT_or_repo, "<config>")`
+needs no code, `dataset_info` with the row counts, the features of every config, the build report's tables and
+charts, the synthesis statistics of the records' `synthesize` runs, the image sources' licenses and the citation.
+
+The metadata goes through `DatasetCardData` and `datasets`' own YAML helpers so it round-trips; the body is the
+Jinja template `templates/dataset_card.md`. `build`, `decontaminate --write-clean` and `python -m model_cards render
+--dataset-dir` all call `render_dataset_card`.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import jinja2
 from datasets import DatasetInfo, SplitDict, SplitInfo
 from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from dataset_builder.report import BuildReport
-from dataset_builder.schema import IMAGE_BUNDLE_REPO_ID, RELEASE_REPO_ID
+from dataset_builder.schema import IMAGE_BUNDLE_REPO_ID, RELEASE_REPO_ID, WETHINK_CITATION
+from dataset_builder.synthesis.stats import render_markdown as render_synthesis_stats
 from dataset_builder.views import CONFIG_NAMES, FEATURES
 from reward_funcs.answer_format import SYSTEM_PROMPT
+
+TEMPLATE_PATH = Path(__file__).parent / "templates" / "dataset_card.md"
+LOADING_PLACEHOLDER = "<this repo or folder>"
 
 CONFIG_DESCRIPTIONS = {
     "default": "one row per question: image, problem, answer, reasoning path and metadata",
@@ -22,44 +34,90 @@ CONFIG_DESCRIPTIONS = {
     "plus `images`",
 }
 
-CARD_TEMPLATE = """---
-{card_data}
----
+# Image sources of the WeThink release (the LLaVA-CoT-100k bundle; ShareGPT4V pools several collections), keyed by the
+# `source` value records.derive_source gives an image path. Licenses as stated by each source's own page;
+# "unknown" where no statement could be verified.
+IMAGE_SOURCES = {
+    "coco": ("COCO", "CC BY 4.0 (annotations)", "images: Flickr terms of use, per-image licenses"),
+    "sam": ("SAM (SA-1B)", "SA-1B Dataset Research License", "research use only"),
+    "llava-pretrain": ("LLaVA-Pretrain (LCS-558K)", "unknown", "images from LAION / CC / SBU keep their own terms"),
+    "wikiart": ("WikiArt", "unknown", "artworks; rights held by the artists / museums"),
+    "web-celebrity": ("ShareGPT4V web celebrity images", "unknown", "photos of real people"),
+    "web-landmark": ("ShareGPT4V web landmark images", "unknown", "web images"),
+    "textvqa": ("TextVQA", "CC BY 4.0", "images from OpenImages (CC BY 2.0)"),
+    "gqa": ("GQA", "CC BY 4.0", "images from Visual Genome"),
+    "ocr-vqa": ("OCR-VQA", "unknown", "book cover images"),
+    "visual-genome": ("Visual Genome", "CC BY 4.0", ""),
+    "chartqa": ("ChartQA", "GPL-3.0", "charts crawled from Statista, Pew, OWID, OECD"),
+    "a-okvqa": ("A-OKVQA", "Apache-2.0", "images from COCO 2017"),
+    "ai2d": ("AI2D", "unknown", "diagrams from school science material"),
+    "geoqa+": ("GeoQA+", "unknown", "geometry problems"),
+    "scienceqa": ("ScienceQA", "CC BY-NC-SA 4.0", ""),
+    "docvqa": ("DocVQA", "unknown", "documents from the UCSF Industry Documents Library"),
+    "pisc": ("PISC", "unknown", "people-in-social-context images"),
+    "clevr": ("CLEVR", "CC BY 4.0", "rendered scenes"),
+    "clevr-math": ("CLEVR-Math", "unknown", "built on CLEVR (CC BY 4.0)"),
+    "in-the-wild": ("In-the-wild images (later WeThink version)", "unknown", "not documented by the authors"),
+}
 
-# WeThink multimodal reasoning data (Parquet build)
 
-Question-answer pairs over images with a reasoning path for each, built from the
-[WeThink release](https://huggingface.co/datasets/{release}) and the
-[LLaVA-CoT-100k image bundle](https://huggingface.co/datasets/{bundle}) by `python -m dataset_builder build`.
-Images are embedded, so no extra download is needed.
+def image_source_rows(rows_by_source: dict[str, int]) -> list[dict]:
+    """The license table: every known source with its row count in this build, plus any source the table does not
+    know (listed as unknown rather than left out)."""
+    rows = [
+        {"name": name, "license": lic, "notes": notes, "rows": rows_by_source.get(key, 0)}
+        for key, (name, lic, notes) in IMAGE_SOURCES.items()
+    ]
+    rows += [
+        {"name": key, "license": "unknown", "notes": "not a source of the WeThink release", "rows": count}
+        for key, count in rows_by_source.items()
+        if key not in IMAGE_SOURCES
+    ]
+    return rows
 
-## Configs
 
-{config_table}
+def read_synthesis_stats(path: str | Path) -> str:
+    """The synthesis pipeline's statistics (`synthesize` writes OUT/stats.json and OUT/stats.md) as a card section:
+    stats.md as written, stats.json through the pipeline's own renderer; the title is dropped and headings demoted
+    to sit under the card's "Synthesis statistics" heading."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"synthesis statistics {path} not found (`synthesize` writes OUT/stats.json, stats.md)"
+        )
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        try:
+            text = render_synthesis_stats(json.loads(text))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err})") from err
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"{path}: not the synthesis pipeline's stats.json (missing {err})") from err
+    lines = text.strip().splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    return "\n".join("#" + line if line.startswith("## ") else line for line in lines).strip()
 
-```python
-from datasets import load_dataset
 
-rl = load_dataset("<this repo or folder>", "rl", split="train")  # GRPO
-sft = load_dataset("<this repo or folder>", "sft", split="train")  # SFT
-```
+def find_synthesis_stats(record_files: list[str]) -> list[Path]:
+    """stats.md (else stats.json) beside each record file the build read: a `synthesize` output folder holds both."""
+    found = []
+    for folder in dict.fromkeys(Path(f).parent for f in record_files):
+        stats = next((p for p in (folder / "stats.md", folder / "stats.json") if p.is_file()), None)
+        if stats:
+            found.append(stats)
+    return found
 
-Every prompt uses the WeThink system prompt:
 
-```
-{system_prompt}
-```
-
-A LLaMA-Factory ShareGPT export of the SFT view is in `sharegpt/` (`dataset_info.json` registers it as
-`wethink_sft`); its image paths are relative to the unpacked LLaVA-CoT-100k bundle, so pass that folder as
-`media_dir`.
-
-## Statistics
-
-{statistics}
-
-{charts}
-"""
+def load_report(dataset_dir: str | Path) -> BuildReport:
+    """The build report of a dataset_builder output folder (OUT/build_report.json); errors name the file."""
+    path = Path(dataset_dir) / "build_report.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: pass a `python -m dataset_builder build` output folder")
+    try:
+        return BuildReport.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
 
 
 def _dataset_infos(report: BuildReport) -> DatasetInfosDict:
@@ -72,8 +130,7 @@ def _dataset_infos(report: BuildReport) -> DatasetInfosDict:
     return DatasetInfosDict(infos)
 
 
-def render_dataset_card(output_dir: str | Path, report: BuildReport) -> DatasetCard:
-    """The card for a built output folder; metadata written with `datasets`' own YAML helpers so it round-trips."""
+def _card_data(report: BuildReport) -> DatasetCardData:
     card_data = DatasetCardData(
         license="apache-2.0",
         language="en",
@@ -93,24 +150,53 @@ def render_dataset_card(output_dir: str | Path, report: BuildReport) -> DatasetC
         }
     ).to_dataset_card_data(card_data)
     _dataset_infos(report).to_dataset_card_data(card_data)
-    config_table = "\n".join(
-        ["| config | rows | contents |", "|---|---:|---|"]
-        + [f"| `{name}` | {report.rows_out} | {CONFIG_DESCRIPTIONS[name]} |" for name in CONFIG_NAMES]
-    )
+    return card_data
+
+
+def render_dataset_card(
+    dataset_dir: str | Path,
+    report: BuildReport | dict | None = None,
+    *,
+    repo_id: str | None = None,
+    synthesis_stats: list[str | Path] | None = None,
+) -> DatasetCard:
+    """Renders and writes `dataset_dir/README.md` for a dataset_builder output folder; returns the card.
+
+    Args:
+        dataset_dir: folder with default/, rl/, sft/ parquet shards and build_report.json.
+        report: the `BuildReport` (or its dict); defaults to dataset_dir/build_report.json.
+        repo_id: Hub id for the `load_dataset` snippet; defaults to a placeholder.
+        synthesis_stats: statistics files of the synthesis pipeline (stats.md or stats.json); by default those
+            found beside the record files the build read (a `synthesize` output folder).
+    """
+    dataset_dir = Path(dataset_dir)
+    if report is None:
+        report = load_report(dataset_dir)
+    elif isinstance(report, dict):
+        report = BuildReport.from_dict(report)
+    if synthesis_stats is None:
+        synthesis_stats = find_synthesis_stats(report.record_files)
     statistics = report.to_markdown().split("\n", 2)[2]  # the report without its title
-    charts = "\n".join(
-        f"![{name.removesuffix('.png')}]({name})" for name in report.charts if (Path(output_dir) / name).is_file()
-    )
-    content = CARD_TEMPLATE.format(
-        card_data=card_data.to_yaml(),
+    template = jinja2.Template(TEMPLATE_PATH.read_text(encoding="utf-8"), keep_trailing_newline=True)
+    content = template.render(
+        card_data=_card_data(report).to_yaml(),
         release=RELEASE_REPO_ID,
         bundle=IMAGE_BUNDLE_REPO_ID,
-        config_table=config_table,
+        report=report,
+        configs=[(name, CONFIG_DESCRIPTIONS[name]) for name in CONFIG_NAMES],
+        repo_id=repo_id or LOADING_PLACEHOLDER,
         system_prompt=SYSTEM_PROMPT,
-        statistics=statistics.replace("\n## ", "\n### "),
-        charts=charts,
+        statistics=statistics.replace("\n## ", "\n### ").strip(),
+        charts="\n".join(
+            f"![{name.removesuffix('.png')}]({name})" for name in report.charts if (dataset_dir / name).is_file()
+        ),
+        synthesis_stats=[(Path(p).parent.name, read_synthesis_stats(p)) for p in synthesis_stats],
+        image_sources=image_source_rows(report.by_source),
+        citation=WETHINK_CITATION,
     )
-    return DatasetCard(content)
+    card = DatasetCard(content)
+    card.save(dataset_dir / "README.md")
+    return card
 
 
 def _size_category(rows: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from dataset_builder.schema import REQUIRED_FIELDS, normalize_question_type, normalize_reward_method
+from dataset_builder.schema import DEFAULT_SPELLINGS, REQUIRED_FIELDS, Spellings
 from dataset_builder.sources import BadRecordError, RawRecord
 
 _REQUIRED_FIELD_SET = frozenset(REQUIRED_FIELDS)
@@ -15,6 +15,11 @@ _WRAPPER_TAG = re.compile(r"</?(think|answer)>")
 # LLaVA's `<image>` placeholder and Qwen's vision tokens: left in a question they would be read as an image slot.
 _LEADING_IMAGE_TOKEN = re.compile(r"^\s*(<image>\s*)+")
 _IMAGE_TOKEN = re.compile(r"<image>|<\|(?:image_pad|video_pad|vision_start|vision_end|vision_pad)\|>")
+_DRIVE_LETTER = re.compile(r"^[A-Za-z]:")
+CHECK_HINT = (
+    "`python -m dataset_builder check --source FILE` lists every spelling in the release; map new ones in a YAML "
+    "file passed as --spellings"
+)
 
 # First folder of a LLaVA-CoT-100k image path -> the dataset it comes from.
 SOURCE_BY_FOLDER = {
@@ -91,7 +96,18 @@ def _abilities(raw: RawRecord) -> list[str]:
     return list(dict.fromkeys(filter(None, map(str.strip, value))))  # stripped, non-empty, first occurrence kept
 
 
-def normalize_record(raw: RawRecord) -> dict:
+def image_path_problem(image_path: str) -> str | None:
+    """Why an image path cannot name a file inside the bundle (release files are untrusted), or None."""
+    if "\\" in image_path:
+        return "has a backslash (image paths are relative POSIX paths, e.g. coco/train2017/1.jpg)"
+    if image_path.startswith("/") or _DRIVE_LETTER.match(image_path):
+        return "absolute path (image paths are relative to the image bundle)"
+    if ".." in image_path.split("/"):
+        return "must stay inside the image bundle (no '..' segments)"
+    return None
+
+
+def normalize_record(raw: RawRecord, spellings: Spellings = DEFAULT_SPELLINGS) -> dict:
     """A `default` row (all columns but `image`) from a parsed release record; raises BadRecordError."""
     if raw.record is None:
         raise BadRecordError(raw.file, raw.line, None, raw.error or "unreadable record")
@@ -106,17 +122,12 @@ def normalize_record(raw: RawRecord) -> dict:
     for field, value in (("problem", problem), ("answer", answer), ("refined_cot", reasoning)):
         if not value:
             raise BadRecordError(raw.file, raw.line, field, "empty once wrapper tags are removed")
-    try:
-        question_type = normalize_question_type(raw.record["category"])
-    except ValueError as error:
-        raise BadRecordError(raw.file, raw.line, "category", str(error)) from None
-    try:
-        reward_method = normalize_reward_method(raw.record["reward"])
-    except ValueError as error:
-        raise BadRecordError(raw.file, raw.line, "reward", str(error)) from None
+    question_type = _normalized(raw, spellings, "category")
+    reward_method = _normalized(raw, spellings, "reward")
     image_path = text["image_path"].strip()
-    if ".." in image_path.replace("\\", "/").split("/"):  # release files are untrusted: stay inside the image roots
-        raise BadRecordError(raw.file, raw.line, "image_path", "must stay inside the image bundle (no '..' segments)")
+    problem_with_path = image_path_problem(image_path)
+    if problem_with_path:
+        raise BadRecordError(raw.file, raw.line, "image_path", f"{problem_with_path}: {image_path!r}")
     explicit_id = raw.record.get("id")
     source = raw.record.get("source")
     return {
@@ -130,3 +141,20 @@ def normalize_record(raw: RawRecord) -> dict:
         "source": source if isinstance(source, str) and source else derive_source(image_path),
         "image_path": image_path,
     }
+
+
+def _normalized(raw: RawRecord, spellings: Spellings, field: str) -> str:
+    try:
+        return spellings.normalize(field, raw.record[field])
+    except ValueError as error:
+        raise BadRecordError(raw.file, raw.line, field, f"{error}; {CHECK_HINT}") from None
+
+
+def reason_key(error: BadRecordError) -> str:
+    """A short, countable reason: the field and the kind of problem, without record-specific details."""
+    reason = error.reason.split(":")[0].split(" (")[0]
+    if reason.startswith("duplicate id"):
+        reason = "duplicate id"
+    if reason.startswith("unknown "):
+        reason = " ".join(reason.split()[:3])
+    return f"{error.field}: {reason}" if error.field else reason

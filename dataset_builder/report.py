@@ -48,6 +48,12 @@ class BuildReport:
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     charts: list[str] = field(default_factory=list)
+    # A filtered copy (decontaminate --write-clean): the folder it was made from, why rows were removed, and how
+    # many per group (e.g. benchmark) and test; rows_in = rows_out + rows_rejected + removed_total.
+    derived_from: str | None = None
+    removal_note: str = ""
+    removed: dict[str, dict[str, int]] = field(default_factory=dict)
+    removed_total: int = 0
 
     def add_row(self, row: dict, width: int, height: int) -> None:
         # Called once per written row, so written flat (no per-call tuples or generators).
@@ -77,15 +83,25 @@ class BuildReport:
         return cls(**{key: value for key, value in data.items() if key in cls.__dataclass_fields__})
 
     def to_markdown(self) -> str:
-        lines = [
-            "# Build report",
-            "",
-            f"- Records read: {self.rows_in}",
-            f"- Rows written: {self.rows_out}",
-            f"- Records rejected: {self.rows_rejected} (see `rejected.jsonl`)",
-            f"- Build time: {self.seconds:.1f} s",
-            "",
-        ]
+        if self.derived_from:
+            lines = [
+                "# Build report",
+                "",
+                f"- Filtered copy of: `{self.derived_from}` ({self.rows_in} rows)",
+                f'- Rows removed: {self.removed_total} (see "Removed rows")',
+                f"- Rows kept: {self.rows_out}",
+                "",
+            ]
+        else:
+            lines = [
+                "# Build report",
+                "",
+                f"- Records read: {self.rows_in}",
+                f"- Rows written: {self.rows_out}",
+                f"- Records rejected: {self.rows_rejected} (see `rejected.jsonl`)",
+                f"- Build time: {self.seconds:.1f} s",
+                "",
+            ]
         data = self.to_dict()
         for title, key in [(title, key) for title, key in CHARTS.values()] + [("Rejected", "rejected_by_reason")]:
             counts = data[key]
@@ -94,6 +110,8 @@ class BuildReport:
             lines += [f"## {title}", "", "| value | rows |", "|---|---:|"]
             lines += [f"| {name} | {count} |" for name, count in counts.items()]
             lines.append("")
+        if self.derived_from:
+            lines += self._removed_markdown()
         if self.image_width:
             lines += [
                 "Image width min/mean/max: {min:.0f} / {mean:.0f} / {max:.0f}".format(**self.image_width),
@@ -101,6 +119,16 @@ class BuildReport:
                 "",
             ]
         return "\n".join(lines)
+
+    def _removed_markdown(self) -> list[str]:
+        tests = sorted({test for counts in self.removed.values() for test in counts})
+        lines = ["## Removed rows", "", self.removal_note, ""] if self.removal_note else ["## Removed rows", ""]
+        lines += ["| group | " + " | ".join(tests) + " | rows |", "|---|" + "---:|" * (len(tests) + 1)]
+        for group, counts in self.removed.items():
+            cells = " | ".join(str(counts.get(test, 0)) for test in tests)
+            lines.append(f"| {group} | {cells} | {sum(counts.values())} |")
+        lines += ["", f"{self.removed_total} distinct rows removed (a row can match several groups).", ""]
+        return lines
 
     def write(self, output_dir: Path) -> None:
         (output_dir / "build_report.json").write_text(json.dumps(self.to_dict(), indent=2) + "\n")

@@ -1,8 +1,9 @@
-"""Render the Hub model card and dataset card with huggingface_hub's card classes.
+"""Render the Hub model card with huggingface_hub's card classes.
 
-The YAML metadata (base_model, datasets, model-index, configs, dataset_info) is built through `ModelCardData` /
-`DatasetCardData` so it round-trips: `ModelCard.load(path).data.eval_results` gives back the results written here.
-The markdown body comes from the Jinja templates beside this file.
+The YAML metadata (base_model, datasets, model-index) is built through `ModelCardData` so it round-trips:
+`ModelCard.load(path).data.eval_results` gives back the results written here. The markdown body comes from the Jinja
+template beside this file. The dataset card has one renderer, `dataset_builder.card.render_dataset_card` (the
+dataset builder sits below this package), re-exported here for `python -m model_cards render --dataset-dir`.
 """
 
 from __future__ import annotations
@@ -13,61 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import DatasetCard, EvalResult, ModelCard, ModelCardData
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
+from dataset_builder.card import render_dataset_card as render_dataset_card  # re-exported: the one dataset card
+from dataset_builder.schema import WETHINK_CITATION
 from reward_funcs.answer_format import SYSTEM_PROMPT
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
-
-WETHINK_CITATION = """@article{yang2025wethink,
-  title   = {WeThink: Toward General-purpose Vision-Language Reasoning via Reinforcement Learning},
-  author  = {Yang, Jie and others},
-  journal = {arXiv preprint arXiv:2506.07905},
-  year    = {2025}
-}"""
-
-# Image sources of the WeThink release (the LLaVA-CoT-100k bundle; ShareGPT4V pools several collections), keyed by the
-# `source` value dataset_builder derives from the image path. Licenses as stated by each source's own page;
-# "unknown" where no statement could be verified.
-IMAGE_SOURCES = {
-    "coco": ("COCO", "CC BY 4.0 (annotations)", "images: Flickr terms of use, per-image licenses"),
-    "sam": ("SAM (SA-1B)", "SA-1B Dataset Research License", "research use only"),
-    "llava-pretrain": ("LLaVA-Pretrain (LCS-558K)", "unknown", "images from LAION / CC / SBU keep their own terms"),
-    "wikiart": ("WikiArt", "unknown", "artworks; rights held by the artists / museums"),
-    "web-celebrity": ("ShareGPT4V web celebrity images", "unknown", "photos of real people"),
-    "web-landmark": ("ShareGPT4V web landmark images", "unknown", "web images"),
-    "textvqa": ("TextVQA", "CC BY 4.0", "images from OpenImages (CC BY 2.0)"),
-    "gqa": ("GQA", "CC BY 4.0", "images from Visual Genome"),
-    "ocr-vqa": ("OCR-VQA", "unknown", "book cover images"),
-    "visual-genome": ("Visual Genome", "CC BY 4.0", ""),
-    "chartqa": ("ChartQA", "GPL-3.0", "charts crawled from Statista, Pew, OWID, OECD"),
-    "a-okvqa": ("A-OKVQA", "Apache-2.0", "images from COCO 2017"),
-    "ai2d": ("AI2D", "unknown", "diagrams from school science material"),
-    "geoqa+": ("GeoQA+", "unknown", "geometry problems"),
-    "scienceqa": ("ScienceQA", "CC BY-NC-SA 4.0", ""),
-    "docvqa": ("DocVQA", "unknown", "documents from the UCSF Industry Documents Library"),
-    "pisc": ("PISC", "unknown", "people-in-social-context images"),
-    "clevr": ("CLEVR", "CC BY 4.0", "rendered scenes"),
-    "clevr-math": ("CLEVR-Math", "unknown", "built on CLEVR (CC BY 4.0)"),
-    "in-the-wild": ("In-the-wild images (later WeThink version)", "unknown", "not documented by the authors"),
-}
-
-
-def image_source_rows(rows_by_source: dict[str, int]) -> list[dict]:
-    """The license table: every known source with its row count in this build, plus any source the table does not
-    know (listed as unknown rather than left out)."""
-    rows = [
-        {"name": name, "license": lic, "notes": notes, "rows": rows_by_source.get(key, 0)}
-        for key, (name, lic, notes) in IMAGE_SOURCES.items()
-    ]
-    rows += [
-        {"name": key, "license": "unknown", "notes": "not a source of the WeThink release", "rows": count}
-        for key, count in rows_by_source.items()
-        if key not in IMAGE_SOURCES
-    ]
-    return rows
-
 
 # Training arguments worth showing on the card, in this order, when the run recorded them.
 HYPERPARAMETER_KEYS = (
@@ -334,90 +288,4 @@ def render_model_card(
         citation=WETHINK_CITATION,
     )
     card.save(model_dir / "README.md")
-    return card
-
-
-# --------------------------------------------------------------------------------------------- dataset card
-
-
-def read_synthesis_stats(path: str | Path) -> str:
-    """The synthesis pipeline's statistics (`synthesize` writes OUT/stats.json and OUT/stats.md) as a card section:
-    stats.md as written, stats.json through the pipeline's own renderer; the title is dropped and headings demoted
-    to sit under the card's "Synthesis statistics" heading."""
-    from dataset_builder.synthesis.stats import render_markdown
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"synthesis statistics {path} not found (`synthesize` writes OUT/stats.json, stats.md)"
-        )
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        try:
-            text = render_markdown(json.loads(text))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not valid JSON ({err})") from err
-        except (KeyError, TypeError) as err:
-            raise ValueError(f"{path}: not the synthesis pipeline's stats.json (missing {err})") from err
-    lines = text.strip().splitlines()
-    if lines and lines[0].startswith("# "):
-        lines = lines[1:]
-    return "\n".join("#" + line if line.startswith("## ") else line for line in lines).strip()
-
-
-def find_synthesis_stats(record_files: list[str]) -> list[Path]:
-    """stats.md (else stats.json) beside each record file the build read: a `synthesize` output folder holds both."""
-    found = []
-    for folder in dict.fromkeys(Path(f).parent for f in record_files):
-        stats = next((p for p in (folder / "stats.md", folder / "stats.json") if p.is_file()), None)
-        if stats:
-            found.append(stats)
-    return found
-
-
-def render_dataset_card(
-    dataset_dir: str | Path,
-    report: Any = None,
-    *,
-    repo_id: str | None = None,
-    synthesis_stats: list[str | Path] | None = None,
-) -> DatasetCard:
-    """Render `dataset_dir/README.md` for a `python -m dataset_builder build` output folder.
-
-    The configs / features / statistics / charts part is the dataset builder's own card
-    (`dataset_builder.card.render_dataset_card`, the one renderer of that part); this adds the synthesis statistics,
-    the image sources' licenses and the citation, and points the loading snippet at `repo_id`.
-
-    Args:
-        dataset_dir: folder with default/, rl/, sft/ parquet shards and build_report.json.
-        report: the `BuildReport` (or its dict); defaults to dataset_dir/build_report.json.
-        repo_id: Hub id for the `load_dataset` snippet; defaults to a placeholder.
-        synthesis_stats: statistics files of the synthesis pipeline (stats.md or stats.json); by default those
-            found beside the record files the build read (a `synthesize` output folder).
-    """
-    import jinja2
-
-    from dataset_builder.card import render_dataset_card as render_build_card
-    from dataset_builder.report import BuildReport
-
-    dataset_dir = Path(dataset_dir)
-    if report is None:
-        report = _read_json(
-            dataset_dir / "build_report.json", "pass a `python -m dataset_builder build` output folder"
-        )
-    if isinstance(report, dict):
-        report = BuildReport.from_dict(report)
-    if synthesis_stats is None:
-        synthesis_stats = find_synthesis_stats(report.record_files)
-
-    card = render_build_card(dataset_dir, report)
-    if repo_id:
-        card.text = card.text.replace("<this repo or folder>", repo_id)
-    extra = jinja2.Template((TEMPLATES_DIR / "dataset_card_extra.md").read_text(encoding="utf-8")).render(
-        synthesis_stats=[(Path(p).parent.name, read_synthesis_stats(p)) for p in synthesis_stats],
-        image_sources=image_source_rows(report.by_source),
-        citation=WETHINK_CITATION,
-    )
-    card.text = card.text.rstrip() + "\n\n" + extra
-    card.save(dataset_dir / "README.md")
     return card

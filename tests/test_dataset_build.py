@@ -14,7 +14,7 @@ from huggingface_hub import DatasetCard
 from PIL import Image
 
 from dataset_builder.__main__ import main as cli_main
-from dataset_builder.build import build_dataset, upload_to_hub
+from dataset_builder.build import build_dataset
 from dataset_builder.schema import QUESTION_TYPES, REWARD_METHODS
 from dataset_builder.sources import BadInputError, BadRecordError
 from dataset_builder.synthetic import write_synthetic_release
@@ -304,20 +304,20 @@ def test_cli_build_and_error_exit(tmp_path, capsys):
     assert f"{release.records_path}:7: malformed JSON" in capsys.readouterr().err
 
 
-def test_push_to_hub_needs_a_built_folder_a_token_and_says_when_offline(tmp_path, monkeypatch):
-    with pytest.raises(RuntimeError, match="README.md not found"):
-        upload_to_hub(tmp_path, "someone/wethink")
+def test_built_folder_is_what_the_one_push_path_uploads(tmp_path, monkeypatch):
+    """`build` writes the full Hub card once; the upload is `python -m model_cards push --dataset-dir OUT`."""
+    from model_cards.push import PushError, plan_push, push
+
     release = write_synthetic_release(tmp_path / "release", 6, seed=3)
     out = tmp_path / "out"
-    build_dataset(release.records_path, release.images_root, out, export_sharegpt_json=False)
-    assert "license: apache-2.0" in (out / "README.md").read_text()  # the full Hub card, licenses included
+    build_dataset(release.records_path, release.images_root, out, export_sharegpt_json=False, repo_id="someone/wt")
+    text = (out / "README.md").read_text()
+    assert "license: apache-2.0" in text and "## Licenses" in text  # the full Hub card, licenses included
+    assert 'load_dataset("someone/wt", "rl", split="train")' in text
+    plan = plan_push(out, "dataset")
+    assert {"README.md", "build_report.json", "default/train-00000-of-00001.parquet"} <= {f for f, _ in plan.files}
     monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
-    with pytest.raises(RuntimeError, match="HF_HUB_OFFLINE") as caught:
-        upload_to_hub(out, "someone/wethink")
+    with pytest.raises(PushError, match="HF_HUB_OFFLINE") as caught:
+        push(plan, "someone/wethink")
     assert "hf_not_a_real_token" not in str(caught.value)
-    monkeypatch.delenv("HF_HUB_OFFLINE")
-    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
-    monkeypatch.delenv("HF_TOKEN")
-    with pytest.raises(RuntimeError, match="no Hub token"):
-        upload_to_hub(out, "someone/wethink")

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 
 import pytest
 
+from dataset_builder.images import ConcatenatedParts, ImageStore, find_zip_parts
 from dataset_builder.records import derive_source, neutralize_image_tokens, normalize_record, record_id, strip_wrappers
 from dataset_builder.schema import normalize_question_type, normalize_reward_method
-from dataset_builder.sources import (
-    BadInputError,
-    BadRecordError,
-    ImageStore,
-    MultiPartFile,
-    RawRecord,
-    find_zip_parts,
-    iter_raw_records,
-)
+from dataset_builder.sources import BadInputError, BadRecordError, RawRecord, iter_raw_records
 from dataset_builder.synthetic import split_into_parts
 
 
@@ -144,12 +136,12 @@ def test_multipart_file_reads_like_the_concatenation(tmp_path):
     whole.write_bytes(payload)
     parts = split_into_parts(whole, 3)
     assert [p.name for p in parts] == ["blob.zip.part-aa", "blob.zip.part-ab", "blob.zip.part-ac"]
-    stream = MultiPartFile(parts)
-    assert stream.read() == payload
-    stream.seek(3400)
-    assert stream.read(500) == payload[3400:3900]  # crosses a part boundary
-    stream.seek(-10, io.SEEK_END)
-    assert stream.read() == payload[-10:] and stream.tell() == len(payload)
+    stream = ConcatenatedParts(parts)
+    assert stream.read_at(0, len(payload) + 5) == payload
+    assert stream.read_at(3400, 500) == payload[3400:3900]  # crosses a part boundary
+    assert stream.read_at(len(payload) - 10, 100) == payload[-10:]
+    assert stream.locate(3420) == "blob.zip.part-ab offset 6"  # parts of 3414 bytes
+    stream.close()
 
 
 def test_image_store_reads_zip_parts_with_or_without_a_top_folder(tmp_path):
