@@ -1,12 +1,12 @@
-"""Strict, bounded parsers for model replies. Replies are untrusted: nothing here evaluates them, every regex runs on
-text already capped in length, and a reply that does not fit the expected shape raises `MalformedReply` (which the
-pipeline records as a rejection with this message as its reason).
+"""Strict, bounded parsers for model replies. Replies are untrusted: nothing here evaluates them, every parser runs
+in linear time on text already capped in length (tags are found with str.find, never a backtracking regex), and a
+reply that does not fit the expected shape raises `MalformedReply` (which the pipeline records as a rejection with
+this message as its reason).
 """
 
 from __future__ import annotations
 
 import json
-import re
 
 
 class MalformedReply(ValueError):
@@ -20,9 +20,12 @@ def check_length(text: str, max_chars: int) -> str:
 
 
 def tagged(text: str, tag: str, *, required: bool = True) -> str | None:
-    """The content of the last `<tag>...</tag>` in text, stripped; raises when required and absent or empty."""
-    matches = re.findall(rf"<{tag}>(.*?)</{tag}>", text, flags=re.DOTALL | re.IGNORECASE)
-    value = matches[-1].strip() if matches else ""
+    """The content of the last complete `<tag>...</tag>` in text (tags in any case), stripped: the text between the
+    last closing tag and the opening tag nearest before it. Raises when required and absent or empty."""
+    lowered = text.lower()
+    end = lowered.rfind(f"</{tag}>")
+    start = lowered.rfind(f"<{tag}>", 0, end) if end >= 0 else -1
+    value = text[start + len(tag) + 2 : end].strip() if start >= 0 else ""
     if not value and required:
         raise MalformedReply(f"no <{tag}>...</{tag}> in reply")
     return value or None
@@ -63,10 +66,11 @@ def choice(text: str, tag: str, allowed: tuple[str, ...]) -> str:
 
 def think_and_rest(text: str) -> tuple[str | None, str]:
     """Splits a reasoning model's content into (chain inside <think>, the rest); (None, text) without think tags."""
-    match = re.search(r"<think>(.*?)</think>", text, flags=re.DOTALL | re.IGNORECASE)
-    if match:
-        return match.group(1).strip(), text[match.end() :].strip()
-    if "</think>" in text:  # servers without a reasoning parser may drop the opening tag (DeepSeek-R1 template)
-        head, _, tail = text.partition("</think>")
-        return head.strip(), tail.strip()
-    return None, text
+    lowered = text.lower()
+    end = lowered.find("</think>")
+    if end < 0:
+        return None, text
+    start = lowered.find("<think>", 0, end)
+    # Without an opening tag: servers without a reasoning parser may drop it (DeepSeek-R1 template).
+    chain = text[start + 7 : end] if start >= 0 else text[:end]
+    return chain.strip(), text[end + 8 :].strip()

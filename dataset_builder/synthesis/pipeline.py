@@ -1,7 +1,12 @@
 """Runs the synthesis stages over an image folder: many images at once, every model reply journaled.
 
 Durability: each model reply is fsynced to OUT/checkpoint/journal.jsonl, keyed by (image, question index, stage,
-turn), before the stage that asked for it goes on; a rerun replays journaled replies instead of sending them again.
+turn) and a hash of the request (the role's models, sampling settings and image setting, the prompt template's
+version and the rendered prompt), before the stage that asked for it goes on; a rerun replays journaled replies
+instead of sending them again, and a changed config or prompt sends new requests (old replies stay, unused).
+OUT/checkpoint/run.json records the image folder, the shard and the config; resuming with another config is refused
+unless allow_config_change (the refusal says what changed). Images finished before a config change keep their
+records, whose provenance names the models and prompt versions that made them.
 Output records and rejections are written (fsynced) before their image is marked done in the journal, and a rerun
 skips ids already in OUT/records.jsonl / OUT/rejected.jsonl, so each is written exactly once however often the run
 is killed. Images whose requests failed after all retries are listed in OUT/failed.jsonl and retried by a rerun.
@@ -13,8 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -39,6 +42,7 @@ from dataset_builder.synthesis.config import ROLES, SynthesisConfig
 from dataset_builder.synthesis.journal import DurableJsonl
 from dataset_builder.synthesis.parsing import MalformedReply, check_length
 from dataset_builder.synthesis.prompts import get_template
+from dataset_builder.synthesis.resume import check_same_run, compact_journal, config_identity, exclusive
 from dataset_builder.synthesis.stages import Rejection
 from dataset_builder.synthesis.stats import build_stats, write_stats
 from reward_funcs.client import ChatClient, EndpointError
@@ -90,7 +94,10 @@ class ImageContext:
         self._image_url: str | None = None
 
     async def ask(self, role: str, stage: str, prompt: str, *, qidx: int = -1, turn: int | None = None):
-        key = f"{self.image_path}|{qidx}|{stage}" + (f"|{turn}" if turn is not None else "")
+        version = get_template(stage).version
+        request = json.dumps([self.run.role_identity[role], version, prompt], sort_keys=True, ensure_ascii=False)
+        digest = hashlib.sha256(request.encode("utf-8")).hexdigest()[:16]
+        key = f"{self.image_path}|{qidx}|{stage}" + (f"|{turn}" if turn is not None else "") + f"#{digest}"
         reply = self.run.replayable.pop(key, None)
         if reply is None:
             messages = await self._messages(role, prompt)
@@ -111,7 +118,7 @@ class ImageContext:
         self.counters[f"role.{role}.prompt_tokens"] += reply["prompt_tokens"]
         self.counters[f"role.{role}.completion_tokens"] += reply["completion_tokens"]
         self.models[role] = reply["model"]
-        self.prompts[stage] = get_template(stage).version
+        self.prompts[stage] = version
         return SimpleNamespace(text=reply["text"] or "", reasoning=reply["reasoning"])
 
     def parse(self, stage: str, reply, parser):
@@ -150,6 +157,7 @@ class SynthesisRun:
             for role in ROLES
         }
         self.model_by_endpoint = {role: {e.base_url: e.model for e in config.roles[role].endpoints} for role in ROLES}
+        self.role_identity = config_identity(config)["roles"]
         self.journal = DurableJsonl(self.output_dir / "checkpoint" / "journal.jsonl", repair_tail=repair_tails)
         self.records = DurableJsonl(self.output_dir / "records.jsonl", repair_tail=repair_tails)
         self.rejected = DurableJsonl(self.output_dir / "rejected.jsonl", repair_tail=repair_tails)
@@ -168,17 +176,19 @@ class SynthesisRun:
         self.records_this_run = 0
 
     # -- one image ------------------------------------------------------------------------------------------------
-    async def process_image(self, image_path: str) -> Counter | None:
-        """Runs every stage for one image; returns its counters, or None when a request failed for good."""
+    async def process_image(self, image_path: str) -> tuple[Counter, bool]:
+        """Runs every stage for one image; returns its counters and whether it finished. An image whose request
+        failed for good is left for the next run, but the records and rejections it wrote count in this run's
+        stats (its counters are not journaled: a rerun counts the image again, replaying what it has)."""
         ctx = ImageContext(self, image_path)
         try:
             await self._run_stages(image_path, ctx)
         except EndpointError as err:
             logger.warning("%s failed after retries, left for the next run: %s", image_path, err)
             self.failures.append({"image_path": image_path, "error": str(err)})
-            return None
+            return ctx.counters, False
         await self.journal.append({"kind": "image_done", "image": image_path, "counters": dict(ctx.counters)})
-        return ctx.counters
+        return ctx.counters, True
 
     async def _run_stages(self, image_path: str, ctx: ImageContext) -> None:
         pipeline = self.config.pipeline
@@ -295,13 +305,13 @@ class SynthesisRun:
         )
         slots = asyncio.Semaphore(in_flight)
         new_counters: list[dict] = []
+        partial_counters: list[dict] = []
         errors: list[BaseException] = []
 
         async def one(image_path: str) -> None:
             try:
-                counters = await self.process_image(image_path)
-                if counters is not None:
-                    new_counters.append(dict(counters))
+                counters, finished = await self.process_image(image_path)
+                (new_counters if finished else partial_counters).append(dict(counters))
             except Exception as err:  # a bug, or the disk failing: stop scheduling, surface it
                 errors.append(err)
             finally:
@@ -322,6 +332,7 @@ class SynthesisRun:
         return WorkerResult(
             earlier_counters=[self.finished[image] for image in images if image in self.finished],
             new_counters=new_counters,
+            partial_counters=partial_counters,
             failures=self.failures,
             records_written=self.records_this_run,
             cpu_s=time.process_time() - cpu_started,
@@ -337,6 +348,7 @@ class SynthesisRun:
 class WorkerResult:
     earlier_counters: list[dict]  # images of this run's list that earlier runs finished
     new_counters: list[dict]  # images finished now
+    partial_counters: list[dict]  # images that failed now, with what they did before failing
     failures: list[dict]
     records_written: int
     cpu_s: float
@@ -368,12 +380,15 @@ def synthesize(
     limit: int | None = None,
     workers: int = 1,
     progress: bool = True,
+    allow_config_change: bool = False,
 ) -> RunSummary:
     """Synthesizes QA records for the images of one shard into output_dir, resuming whatever is there.
 
     workers > 1 splits the images over that many processes on this machine (each endpoint's max_concurrency is
     divided between them), for when one Python process cannot keep up with the endpoints.
-    Statistics cover the images of this call (the shard, or its first `limit` images).
+    Statistics cover the images of this call (the shard, or its first `limit` images). Resuming a run made with
+    other models, sampling settings, prompts or pipeline settings raises ValueError saying what changed, unless
+    allow_config_change.
     """
     index, count = shard
     if not 0 <= index < count:
@@ -384,9 +399,10 @@ def synthesize(
     if limit is not None:
         images = images[:limit]
     output_dir = Path(output_dir)
-    _check_same_run(output_dir, {"images": str(Path(images_dir).resolve()), "shard": f"{index}/{count}"})
+    identity = {"images": str(Path(images_dir).resolve()), "shard": f"{index}/{count}"}
+    check_same_run(output_dir, identity, config_identity(config), allow_config_change)
     started = time.perf_counter()
-    with _exclusive(output_dir), tqdm(total=len(images), unit="img", disable=not progress) as bar:
+    with exclusive(output_dir), tqdm(total=len(images), unit="img", disable=not progress) as bar:
         compact_journal(output_dir / "checkpoint" / "journal.jsonl")
         if workers == 1:
             results = [run_images(config, images_dir, output_dir, images, bar.update)]
@@ -449,49 +465,9 @@ def _worker_main(config, images_dir, output_dir, images, messages, index) -> Non
         messages.put(("error", index, traceback.format_exc()))
 
 
-def compact_journal(path: Path) -> None:
-    """Drops the replies of finished images (their records and rejections are written), so the journal holds only
-    the work in progress plus one small row per finished image. Runs before any worker starts appending."""
-    journal = DurableJsonl(path)  # also cuts a torn tail
-    journal.close()
-    finished: set[str] = set()
-    replied: set[str] = set()
-    for row in journal:
-        if row.get("kind") == "image_done":
-            finished.add(row["image"])
-        elif row.get("kind") == "reply":
-            replied.add(row["image"])
-    if finished.isdisjoint(replied):
-        return
-    compacted = path.with_name(path.name + ".compacting")
-    with open(compacted, "w", encoding="utf-8") as out:
-        for row in journal:
-            if row.get("kind") != "reply" or row["image"] not in finished:
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(compacted, path)  # atomic: a kill leaves either the old or the new journal
-    directory = os.open(path.parent, os.O_RDONLY)
-    os.fsync(directory)
-    os.close(directory)
-
-
 def _exit_with(sentinel) -> None:
     multiprocessing.connection.wait([sentinel])
     os._exit(1)
-
-
-@contextlib.contextmanager
-def _exclusive(output_dir: Path):
-    """One run per output folder at a time; the OS drops the lock when the holder dies, even by kill -9."""
-    lock_path = output_dir / "checkpoint" / "lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ValueError(f"{output_dir} is in use by another synthesize run") from None
-        yield
 
 
 def split_config(config: SynthesisConfig, workers: int, index: int) -> SynthesisConfig:
@@ -515,6 +491,7 @@ def split_config(config: SynthesisConfig, workers: int, index: int) -> Synthesis
 
 def _finish(output_dir: Path, images: list[str], results: list[WorkerResult], wall: float) -> RunSummary:
     new_counters = [c for r in results for c in r.new_counters]
+    partial_counters = [c for r in results for c in r.partial_counters]
     failures = [f for r in results for f in r.failures]
     usage: dict[str, Counter] = {}
     for result in results:
@@ -531,21 +508,10 @@ def _finish(output_dir: Path, images: list[str], results: list[WorkerResult], wa
         "cpu_s": sum(r.cpu_s for r in results),
         "client": {role: dict(numbers) for role, numbers in usage.items()},
     }
-    stats = build_stats([c for r in results for c in (*r.earlier_counters, *r.new_counters)], run_info, new_counters)
+    finished = [c for r in results for c in (*r.earlier_counters, *r.new_counters)]
+    stats = build_stats(finished, run_info, new_counters + partial_counters, partial_counters)
     write_stats(stats, output_dir)
     with open(output_dir / "failed.jsonl", "w", encoding="utf-8") as handle:
         for failure in failures:
             handle.write(json.dumps(failure) + "\n")
     return RunSummary(output_dir, len(images), len(failures), run_info["records_written"], stats)
-
-
-def _check_same_run(output_dir: Path, identity: dict) -> None:
-    """Resuming into an output folder made for another image folder or shard would mix two runs: refuse."""
-    marker = output_dir / "checkpoint" / "run.json"
-    if marker.exists():
-        previous = json.loads(marker.read_text())
-        if previous != identity:
-            raise ValueError(f"{output_dir} holds a run for {previous}, not {identity}; use another --output-dir")
-        return
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps(identity))

@@ -34,12 +34,18 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def build_stats(image_counters: Iterable[dict], run: dict, this_run: Iterable[dict]) -> dict:
+def build_stats(
+    image_counters: Iterable[dict], run: dict, this_run: Iterable[dict], partial: Iterable[dict] = ()
+) -> dict:
+    """image_counters: one per finished image; partial: images that failed in this run, whose records and
+    rejections are written and so counted (but not the image itself, which a rerun finishes)."""
     totals: Counter = Counter()
     images = 0
     for counters in image_counters:
         totals.update(counters)
         images += 1
+    for counters in partial:
+        totals.update(counters)
     reasons: Counter = Counter()
     rejected_at: Counter = Counter()
     for key, count in totals.items():
