@@ -9,8 +9,9 @@ A training item (config `default` of a dataset_builder output: id, image, proble
 
 It writes OUT/overlaps.json (per benchmark: the training ids and, for each, the benchmark item, the kind of match, the
 hash distance and the n-gram overlap) and OUT/overlapping_ids.txt; with --write-clean DIR it writes the dataset again
-without the overlapping ids (every config's Parquet shards, README.md and build_report.json copied; the ShareGPT export
-is not, as it would still hold them).
+without the overlapping ids, as a complete dataset (`dataset_builder.filtered`): every config's Parquet shards, the
+ShareGPT export, the build report, charts and card regenerated from the rows kept, with a section saying how many
+rows each benchmark's image and text tests removed.
 """
 
 from __future__ import annotations
@@ -19,17 +20,15 @@ import io
 import json
 import logging
 import re
-import shutil
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from PIL import Image
 
+from dataset_builder.filtered import write_filtered_copy
 from eval_tasks.tasks import BENCHMARKS, Benchmark
 
 logger = logging.getLogger(__name__)
@@ -278,9 +277,7 @@ def decontaminate(config: DecontaminationConfig) -> DecontaminationReport:
             )
     report = DecontaminationReport(overlaps, checked, unreadable, sum(i.uniform_images for i in indexes))
     if config.write_clean:
-        report.kept_rows = write_clean_dataset(
-            Path(config.dataset), report.overlapping_ids(), Path(config.write_clean)
-        )
+        report.kept_rows = write_clean_dataset(report, config)
         report.clean_dir = config.write_clean
     write_report(report, config)
     return report
@@ -309,25 +306,17 @@ def write_report(report: DecontaminationReport, config: DecontaminationConfig) -
     (output_dir / "overlapping_ids.txt").write_text("".join(f"{i}\n" for i in sorted(report.overlapping_ids())))
 
 
-def write_clean_dataset(dataset_dir: Path, drop_ids: set[str], output_dir: Path) -> dict[str, int]:
-    """Copy every config's shards without the rows whose id is in `drop_ids`; returns rows kept per config."""
-    if output_dir.resolve() == dataset_dir.resolve():
-        raise ValueError("--write-clean must name a new folder, not the dataset itself")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    drop = pa.array(sorted(drop_ids), type=pa.string())
-    kept = {}
-    for config_dir in sorted(p for p in dataset_dir.iterdir() if p.is_dir() and any(p.glob("*.parquet"))):
-        target = output_dir / config_dir.name
-        target.mkdir(parents=True, exist_ok=True)
-        kept[config_dir.name] = 0
-        for shard in sorted(config_dir.glob("*.parquet")):
-            table = pq.read_table(shard)
-            if "id" not in table.column_names:
-                raise ValueError(f"{shard}: no `id` column, cannot drop overlapping items")
-            table = table.filter(pc.invert(pc.is_in(table["id"], value_set=drop)))
-            pq.write_table(table, target / shard.name)
-            kept[config_dir.name] += table.num_rows
-    for name in ("README.md", "build_report.json", "build_report.md"):
-        if (dataset_dir / name).exists():
-            shutil.copy(dataset_dir / name, output_dir / name)
-    return kept
+def write_clean_dataset(report: DecontaminationReport, config: DecontaminationConfig) -> dict[str, int]:
+    """The dataset without the overlapping ids, as a complete dataset (card and build report regenerated from the
+    rows kept, plus what each benchmark's tests removed); returns the rows kept per config."""
+    removed = {name: dict(Counter(entry["match"] for entry in entries)) for name, entries in report.overlaps.items()}
+    note = (
+        f"Rows overlapping the evaluation benchmarks, found by `python -m eval_tasks decontaminate`: **image** = the "
+        f"row's image is within {config.max_hash_distance} bits of a benchmark image in both pHash and dHash; "
+        f"**text** = at least {config.min_ngram_overlap:.0%} of the question's word {config.ngram}-grams occur in the "
+        "benchmark's questions; **image+text** = both."
+    )
+    clean = write_filtered_copy(
+        config.dataset, config.write_clean, report.overlapping_ids(), removed=removed, removal_note=note
+    )
+    return {name: clean.rows_out for name in clean.data_files}
