@@ -13,7 +13,7 @@ import yaml
 # Hub id of the release (json records + LLaVA-CoT-100k image bundle) and of the Parquet build this project publishes.
 RELEASE_REPO_ID = "yangjie-cv/WeThink_Multimodal_Reasoning_120K"
 IMAGE_BUNDLE_REPO_ID = "Xkev/LLaVA-CoT-100k"
-PARQUET_REPO_ID = "wethink-recipes/WeThink-Multimodal-Reasoning-120K"  # where `build --push-to-hub` publishes it
+PARQUET_REPO_ID = "wethink-recipes/WeThink-Multimodal-Reasoning-120K"  # where the project publishes its build
 
 # How to cite WeThink (the dataset card and the model card both print it).
 WETHINK_CITATION = """@article{yang2025wethink,
