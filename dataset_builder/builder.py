@@ -61,7 +61,7 @@ def inspect_image(data: bytes) -> tuple[int, int]:
     with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
         width, height = image.size
         if image.format == "JPEG":
-            image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+            image.draft("L", (max(1, width // 8), max(1, height // 8)))  # grey: no colour conversion
             image.load()
         elif image.format == "PNG":
             image.verify()
