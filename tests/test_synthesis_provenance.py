@@ -124,3 +124,37 @@ def test_tag_parsing_grows_linearly_with_an_unclosed_tag_reply(make_reply):
 
     assert _best_time(parse(large)) < 8 * _best_time(parse(small)) + 1e-3
     assert parsing.tagged(make_reply(60_000), "caption", required=False) is None
+
+
+def test_cli_refuses_a_changed_config_unless_allowed(images, tmp_path, capsys):
+    import yaml
+
+    from dataset_builder.__main__ import main as cli_main
+
+    out, config = tmp_path / "out", tmp_path / "synthesis.yaml"
+    with ScriptedOpenAIServer(ScriptedRoles(images)) as server:
+
+        def write_config(temperature):
+            endpoint = {"base_url": server.base_url, "max_concurrency": 4, "sampling": {"temperature": temperature}}
+            roles = {role: {"endpoints": [endpoint]} for role in ROLES}
+            config.write_text(yaml.safe_dump({"roles": roles, "pipeline": {"backoff_base": 0.01}}))
+
+        argv = [
+            "synthesize",
+            "--images",
+            str(images),
+            "--config",
+            str(config),
+            "--output-dir",
+            str(out),
+            "--no-progress",
+        ]
+        write_config(0.7)
+        assert cli_main(argv) == 0
+        write_config(0.2)
+        assert cli_main(argv) == 1
+        assert (
+            'roles.reasoner.sampling: ["{\\"temperature\\": 0.7}"] -> ["{\\"temperature\\": 0.2}"]'
+            in capsys.readouterr().err
+        )
+        assert cli_main([*argv, "--allow-config-change"]) == 0
