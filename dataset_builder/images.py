@@ -191,23 +191,24 @@ class ZipIndex:
         eocd_position = tail_start + at
         locator_at = at - _ZIP64_LOCATOR.size
         if locator_at >= 0 and tail[locator_at : locator_at + 4] == b"PK\x06\x07":
-            record_offset = _ZIP64_LOCATOR.unpack_from(tail, locator_at)[2]
-            record_position = eocd_position - _ZIP64_LOCATOR.size - _ZIP64_EOCD.size
-            record = _ZIP64_EOCD.unpack(self.parts.read_at(record_position, _ZIP64_EOCD.size))
-            if record[0] != b"PK\x06\x06":
-                raise BadInputError(f"{self.name}: damaged zip64 end record at {self.parts.locate(record_position)}")
+            recorded = _ZIP64_LOCATOR.unpack_from(tail, locator_at)[2]
+            # Where the locator says, else right before it (when bytes are missing earlier in the archive).
+            for record_position in (recorded, eocd_position - _ZIP64_LOCATOR.size - _ZIP64_EOCD.size):
+                record = _ZIP64_EOCD.unpack(self.parts.read_at(max(0, record_position), _ZIP64_EOCD.size).ljust(56))
+                if record[0] == b"PK\x06\x06":
+                    break
+            else:
+                raise BadInputError(f"{self.name}: damaged zip64 end record at {self.parts.locate(recorded)}")
             entries, cd_size, cd_offset = record[7], record[8], record[9]
-            eocd_position, shortfall = record_position, record_offset - record_position
+            eocd_position, shortfall = record_position, recorded - record_position
         else:
             shortfall = cd_offset + cd_size - eocd_position
-        if shortfall:
-            # Bytes are missing (or extra) before the directory: read it where it really is; entries past the damage
-            # fail one by one, naming their part and offset (their local headers are not where the directory says).
-            self.shortfall = shortfall
-            cd_offset = eocd_position - cd_size
-        else:
-            self.shortfall = 0
-        return cd_offset, cd_size, entries
+        # shortfall > 0: bytes are missing before the directory. Read it where it really is; entries past the damage
+        # fail one by one, naming their part and offset (their local headers are not where the directory says).
+        # shortfall < 0: bytes precede the archive (a self-extracting stub): every offset moves by that much.
+        self.shortfall = max(0, shortfall)
+        self.base = max(0, -shortfall)
+        return eocd_position - cd_size, cd_size, entries
 
     def _damage_hint(self) -> str:
         if not self.shortfall:
@@ -246,7 +247,8 @@ class ZipIndex:
 
     def read(self, position: int) -> bytes:
         """The entry's bytes; checks its local header and CRC (a truncated part shows up here)."""
-        offset, compressed, size = int(self.offset[position]), int(self.compressed[position]), int(self.size[position])
+        offset, compressed = int(self.offset[position]) + self.base, int(self.compressed[position])
+        size = int(self.size[position])
         name, method = self._entry(position), int(self.method[position])
         where = self.parts.locate(offset)
         if self.flags[position] & 0x1:
