@@ -50,6 +50,17 @@ def test_a_zip_entry_never_takes_another_entrys_place(tmp_path):
     store.close()
 
 
+def test_names_whose_keys_collide_are_told_apart(tmp_path):
+    archive = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(archive, "w") as writer:  # the two names have the same CRC-32, the index's key
+        writer.writestr("coco/plumless.jpg", b"plumless")
+        writer.writestr("coco/buckeroo.jpg", b"buckeroo")
+    store = ImageStore([archive])
+    assert store.read("coco/plumless.jpg") == b"plumless" and store.read("coco/buckeroo.jpg") == b"buckeroo"
+    assert store.read("buckeroo.jpg") == b"buckeroo"  # and without their top folder
+    store.close()
+
+
 def test_folders_follow_the_same_rule(tmp_path):
     for relative, data in [("coco/1.jpg", b"exact"), ("top/coco/1.jpg", b"wrapped"), ("top/sam/2.jpg", b"only"),
                            ("x/gqa/3.jpg", b"one"), ("y/gqa/3.jpg", b"two")]:  # fmt: skip
