@@ -23,7 +23,7 @@ from dataset_builder.synthesis import (
     synthesize,
 )
 from dataset_builder.synthesis.journal import DurableJsonl
-from dataset_builder.synthesis.pipeline import split_config
+from dataset_builder.synthesis.workers import split_config
 from dataset_builder.synthetic import write_synthetic_release
 from tests.doubles.scripted_server import Reply, ScriptedOpenAIServer
 from tests.doubles.synthesis_roles import ScriptedRoles, request_hash

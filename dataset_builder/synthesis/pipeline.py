@@ -22,16 +22,10 @@ import hashlib
 import json
 import logging
 import mimetypes
-import multiprocessing
-import multiprocessing.connection
-import os
-import queue
-import threading
 import time
-import traceback
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -45,6 +39,7 @@ from dataset_builder.synthesis.prompts import get_template
 from dataset_builder.synthesis.resume import check_same_run, compact_journal, config_identity, exclusive
 from dataset_builder.synthesis.stages import Rejection
 from dataset_builder.synthesis.stats import build_stats, write_stats
+from dataset_builder.synthesis.workers import run_workers
 from reward_funcs.client import ChatClient, EndpointError
 
 logger = logging.getLogger(__name__)
@@ -407,86 +402,8 @@ def synthesize(
         if workers == 1:
             results = [run_images(config, images_dir, output_dir, images, bar.update)]
         else:
-            results = _run_workers(config, images_dir, output_dir, images, workers, bar.update)
+            results = run_workers(run_images, config, images_dir, output_dir, images, workers, bar.update)
     return _finish(output_dir, images, results, time.perf_counter() - started)
-
-
-def _run_workers(config, images_dir, output_dir, images, workers, on_progress) -> list[WorkerResult]:
-    for name in ("checkpoint/journal.jsonl", "records.jsonl", "rejected.jsonl"):
-        DurableJsonl(Path(output_dir) / name).close()  # cut torn tails once, before several processes append
-    context = multiprocessing.get_context("spawn")
-    messages = context.Queue()
-    processes = [
-        context.Process(
-            target=_worker_main,
-            args=(split_config(config, workers, j), images_dir, output_dir, images[j::workers], messages, j),
-            name=f"synthesis-worker-{j}",
-        )
-        for j in range(workers)
-    ]
-    for process in processes:
-        process.start()
-    results: dict[int, WorkerResult] = {}
-    try:
-        while len(results) < workers:
-            try:
-                kind, j, payload = messages.get(timeout=1.0)
-            except queue.Empty:
-                dead = [p for j, p in enumerate(processes) if j not in results and p.exitcode is not None]
-                if dead:
-                    raise RuntimeError(f"{dead[0].name} died with exit code {dead[0].exitcode}") from None
-                continue
-            if kind == "progress":
-                on_progress(payload)
-            elif kind == "result":
-                results[j] = payload
-            else:
-                raise RuntimeError(f"synthesis worker {j} failed:\n{payload}")
-    finally:
-        for process in processes:
-            if process.is_alive() and len(results) < workers:
-                process.terminate()
-            process.join(timeout=30)
-    return [results[j] for j in range(workers)]
-
-
-def _worker_main(config, images_dir, output_dir, images, messages, index) -> None:
-    # A worker must not outlive its parent (kill -9 of the command): a rerun would race it on the same files.
-    parent = multiprocessing.parent_process()
-    threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
-    try:
-
-        def report(n: int) -> None:
-            messages.put(("progress", index, n))
-
-        result = run_images(config, images_dir, output_dir, images, report, repair_tails=False)
-        messages.put(("result", index, result))
-    except BaseException:
-        messages.put(("error", index, traceback.format_exc()))
-
-
-def _exit_with(sentinel) -> None:
-    multiprocessing.connection.wait([sentinel])
-    os._exit(1)
-
-
-def split_config(config: SynthesisConfig, workers: int, index: int) -> SynthesisConfig:
-    """Worker `index`'s share of every endpoint's concurrency (the shares add up to the configured limits)."""
-    roles = {}
-    for name, role in config.roles.items():
-        endpoints = []
-        for endpoint in role.endpoints:
-            if endpoint.max_concurrency < workers:
-                raise ValueError(
-                    f"roles.{name}: endpoint {endpoint.base_url} has max_concurrency {endpoint.max_concurrency}, "
-                    f"fewer than --workers {workers}"
-                )
-            share = endpoint.max_concurrency // workers + (index < endpoint.max_concurrency % workers)
-            endpoints.append(replace(endpoint, max_concurrency=share))
-        roles[name] = replace(role, endpoints=endpoints)
-    in_flight = config.pipeline.max_images_in_flight
-    pipeline = replace(config.pipeline, max_images_in_flight=-(-in_flight // workers) if in_flight else 0)
-    return replace(config, roles=roles, pipeline=pipeline)
 
 
 def _finish(output_dir: Path, images: list[str], results: list[WorkerResult], wall: float) -> RunSummary:
