@@ -40,20 +40,38 @@ class PushPlan:
 MAX_FILES_PER_FOLDER = 10_000
 
 
-def _ignored(relative: str, repo_type: str) -> bool:
-    """Never uploaded: intermediate checkpoints, hidden files and caches (lighteval writes its sample cache inside a
-    local model folder), tensorboard runs, logs; for datasets also the ShareGPT export's image copies (the images
-    are already embedded in the Parquet files, and one folder of them would exceed the Hub's per-folder limit)."""
+# The resume state a checkpoint folder holds beside the model (transformers' Trainer and DeepSpeed): left out when a
+# checkpoint is pushed as a model; `include_checkpoints` uploads whole checkpoint-* folders, states included.
+TRAINING_STATE_PATTERNS = ("optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state*.pth", "global_step*/*", "latest",
+                           "zero_to_fp32.py")  # fmt: skip
+
+
+def _ignored(relative: str, repo_type: str, include_checkpoints: bool = False, training_state: bool = True) -> bool:
+    """Never uploaded: intermediate checkpoints (unless `include_checkpoints`), hidden files and caches (lighteval
+    writes its sample cache inside a local model folder), tensorboard runs, logs; for datasets also the ShareGPT
+    export's image copies (the images are already embedded in the Parquet files, and one folder of them would exceed
+    the Hub's per-folder limit); without `training_state`, a checkpoint's optimizer/scheduler/RNG states."""
     parts = relative.split("/")
-    if any(p.startswith(".") or p.startswith("checkpoint-") or p == "__pycache__" for p in parts):
+    if any(p.startswith(".") or p == "__pycache__" for p in parts):
+        return True
+    if not include_checkpoints and any(p.startswith("checkpoint-") for p in parts):
+        return True
+    if not training_state and any(fnmatch.fnmatch(relative, pattern) for pattern in TRAINING_STATE_PATTERNS):
         return True
     if repo_type == "dataset" and relative.startswith("sharegpt/images/"):
         return True
     return fnmatch.fnmatch(relative, "runs/*") or relative.endswith(".log")
 
 
-def plan_push(folder: str | Path, repo_type: str) -> PushPlan:
-    """List what would be uploaded and load the card; raise PushError on anything that would fail later."""
+def plan_push(
+    folder: str | Path, repo_type: str, *, include_checkpoints: bool = False, training_state: bool = True
+) -> PushPlan:
+    """List what would be uploaded and load the card; raise PushError on anything that would fail later.
+
+    include_checkpoints: also upload `checkpoint-*` subfolders (resume states included).
+    training_state: False leaves out a checkpoint folder's optimizer/scheduler/RNG states (pushing one checkpoint
+    as a model).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise PushError(f"{folder} is not a folder")
@@ -72,7 +90,7 @@ def plan_push(folder: str | Path, repo_type: str) -> PushPlan:
     files = []
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder).as_posix()
-        if path.is_file() and not _ignored(relative, repo_type):
+        if path.is_file() and not _ignored(relative, repo_type, include_checkpoints, training_state):
             files.append((relative, path.stat().st_size))
     per_folder = Counter(relative.rpartition("/")[0] for relative, _ in files)
     crowded = [(name or ".", n) for name, n in per_folder.items() if n > MAX_FILES_PER_FOLDER]
@@ -93,6 +111,17 @@ def token_from_env() -> str:
     )
 
 
+def check_can_push() -> str:
+    """The token, when a push could go ahead in this environment; PushError otherwise. Cheap and local (no Hub
+    call), so a training run can refuse `--push_to_hub true` before it starts rather than after hours."""
+    from huggingface_hub import constants
+
+    token = token_from_env()
+    if constants.HF_HUB_OFFLINE:
+        raise PushError("HF_HUB_OFFLINE is set: the Hub is disabled in this environment; unset it to push")
+    return token
+
+
 def check_no_secret(plan: PushPlan, token: str, max_scan_bytes: int = 50_000_000) -> None:
     """Refuse to upload a file that contains the token (e.g. a config or log that captured the environment)."""
     needle = token.encode()
@@ -101,8 +130,17 @@ def check_no_secret(plan: PushPlan, token: str, max_scan_bytes: int = 50_000_000
             raise PushError(f"{plan.folder / relative} contains the Hub token; remove it before pushing")
 
 
-def push(plan: PushPlan, repo_id: str, *, revision: str | None = None, private: bool = False) -> str:
-    """Create the repo (and branch) and upload the planned files in one commit; return the commit URL."""
+def push(
+    plan: PushPlan,
+    repo_id: str,
+    *,
+    revision: str | None = None,
+    private: bool | None = False,
+    commit_message: str | None = None,
+) -> str:
+    """Create the repo (and branch) and upload the planned files in one commit; return the commit URL.
+
+    A `repo_id` without a namespace goes to the token owner's namespace (as the Hub's create_repo resolves it)."""
     from huggingface_hub import CommitOperationAdd, HfApi, constants
     from huggingface_hub.errors import HfHubHTTPError
 
@@ -125,7 +163,7 @@ def push(plan: PushPlan, repo_id: str, *, revision: str | None = None, private: 
     if not user:
         raise PushError("the token is not valid for this Hub; nothing was uploaded")
     try:
-        api.create_repo(repo_id, repo_type=plan.repo_type, private=private, exist_ok=True)
+        repo_id = api.create_repo(repo_id, repo_type=plan.repo_type, private=private, exist_ok=True).repo_id
         if revision:
             api.create_branch(repo_id, repo_type=plan.repo_type, branch=revision, exist_ok=True)
         # Exactly the planned files, one commit; large files go through the Hub's LFS/Xet pre-upload first.
@@ -134,7 +172,7 @@ def push(plan: PushPlan, repo_id: str, *, revision: str | None = None, private: 
             repo_type=plan.repo_type,
             revision=revision,
             operations=[CommitOperationAdd(relative, plan.folder / relative) for relative, _ in plan.files],
-            commit_message=f"Upload {plan.repo_type} with wethink-recipes",
+            commit_message=commit_message or f"Upload {plan.repo_type} with wethink-recipes",
         )
     except Exception as err:
         raise PushError(

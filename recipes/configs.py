@@ -43,6 +43,20 @@ class WeThinkScriptArguments(ScriptArguments):
         default=1000,
         metadata={"help": "Rows checked for missing images before the model loads (the first N; -1 checks all)."},
     )
+    push_at_save: bool = field(
+        default=False,
+        metadata={
+            "help": "With --push_to_hub true: also push the newest checkpoint's model (no optimizer states) with the "
+            "card at every save, through the checked push. The Trainer's own push is always off."
+        },
+    )
+    push_checkpoints: bool = field(
+        default=False,
+        metadata={
+            "help": "With --push_to_hub true: the final push also uploads the checkpoint-* folders (resume states "
+            "included); by default they stay local."
+        },
+    )
 
 
 @dataclass

@@ -10,7 +10,9 @@ Every field of the YAML recipe can be overridden on the command line:
         --config recipes/tiny/grpo.yaml --model_name_or_path MODEL_DIR --dataset_name DATA_DIR --output_dir RUN_DIR
 
 TRL logs each reward under its function's fixed `__name__` (`rewards/hybrid_reward/mean`, `rewards/format_reward/mean`,
-and `/std`), next to `reward`, `kl` and `loss`.
+and `/std`), next to `reward`, `kl` and `loss`; with a judge also `hybrid_reward/judged`, `hybrid_reward/judge_failures`
+and `hybrid_reward/voided_groups`. `--push_to_hub true` goes through the project's checked push only
+(`recipes.training.take_over_push`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from recipes.data import (
     load_processor,
     load_split,
 )
-from recipes.training import model_init_kwargs, resolve_checkpoint, setup_logging, train_and_save
+from recipes.training import model_init_kwargs, resolve_checkpoint, setup_logging, take_over_push, train_and_save
 
 logger = logging.getLogger("recipes.grpo")
 
@@ -57,7 +59,26 @@ def build_reward_funcs(script_args: GRPOScriptArguments, training_args: GRPOConf
             f"reward_weights has {len(weights)} value(s) {list(weights)} but reward_funcs names {len(reward_funcs)} "
             f"reward(s) {script_args.reward_funcs}; give one weight per reward, in the same order."
         )
+    if judge is not None:
+        check_groups_stay_on_one_process(training_args)
     return reward_funcs
+
+
+def check_groups_stay_on_one_process(training_args: GRPOConfig) -> None:
+    """A judged reward voids a whole prompt group when the judge fails on one of its completions, and it sees only
+    the completions of its own process: each process's generation batch must hold whole groups."""
+    local = training_args.per_device_train_batch_size * training_args.steps_per_generation
+    batches = [("train", local, training_args.num_generations)]
+    if training_args.eval_strategy != "no":
+        eval_generations = training_args.num_generations_eval or training_args.num_generations
+        batches.append(("eval", training_args.per_device_eval_batch_size, eval_generations))
+    for mode, size, generations in batches:
+        if size % generations:
+            raise ValueError(
+                f"with a model judge, each process's {mode} generation batch ({size} completions: "
+                "per_device_*_batch_size x steps_per_generation) must be a multiple of num_generations "
+                f"({generations}), so that no prompt group is split across processes."
+            )
 
 
 def load_grpo_dataset(script_args: GRPOScriptArguments, split: str):
@@ -75,6 +96,7 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args
     logger.info(f"Model parameters {model_args}")
 
     # Everything that can be wrong with the inputs is checked before the model loads.
+    hub = take_over_push(script_args, training_args)  # the trainer never pushes; a push without a token stops here
     checkpoint = resolve_checkpoint(training_args)
     reward_funcs = build_reward_funcs(script_args, training_args)
     train_dataset = load_grpo_dataset(script_args, script_args.dataset_train_split)
@@ -111,6 +133,7 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args
         training_args,
         tags=["wethink", "grpo", "vision-language"],
         wethink_card=True,
+        hub=hub,
     )
 
 

@@ -27,7 +27,7 @@ from recipes.data import (
     load_processor,
     load_split,
 )
-from recipes.training import model_init_kwargs, resolve_checkpoint, setup_logging, train_and_save
+from recipes.training import model_init_kwargs, resolve_checkpoint, setup_logging, take_over_push, train_and_save
 
 logger = logging.getLogger("recipes.sft")
 
@@ -47,6 +47,7 @@ def main(script_args: SFTScriptArguments, training_args: SFTConfig, model_args: 
     logger.info(f"Model parameters {model_args}")
 
     # Everything that can be wrong with the inputs is checked before the model loads.
+    hub = take_over_push(script_args, training_args)  # the trainer never pushes; a push without a token stops here
     checkpoint = resolve_checkpoint(training_args)
     train_dataset = load_sft_dataset(script_args, script_args.dataset_train_split)
     eval_dataset = None
@@ -78,6 +79,7 @@ def main(script_args: SFTScriptArguments, training_args: SFTConfig, model_args: 
         training_args,
         tags=["wethink", "sft", "vision-language"],
         wethink_card=False,
+        hub=hub,
     )
 
 
