@@ -209,6 +209,24 @@ def test_system_prompt_override_replaces_the_stored_one(wethink_dir):
         assert row["prompt"][1]["role"] == "user"
 
 
+EXPLICIT_OBJECTIVE = {
+    "loss_type": "dapo",
+    "scale_rewards": "group",
+    "multi_objective_aggregation": "sum_then_normalize",
+    "importance_sampling_level": "token",
+    "epsilon": 0.2,
+    "epsilon_high": 0.3,
+    "delta": 3.0,
+    "mask_truncated_completions": False,
+    "num_iterations": 1,
+    "beta": 0.01,
+    "use_bias_correction_kl": False,
+    "vllm_importance_sampling_correction": True,
+    "vllm_importance_sampling_mode": "token_truncate",
+    "vllm_importance_sampling_clip_max": 3.0,
+}
+
+
 @pytest.mark.parametrize(
     "path",
     sorted(str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "recipes").glob("Qwen2.5-VL-7B-Instruct/*/*.yaml")),
@@ -231,6 +249,11 @@ def test_7b_recipes_parse_with_the_paper_settings(path):
         assert training_args.use_vllm and training_args.vllm_mode == "colocate"
         assert training_args.generation_batch_size % training_args.num_generations == 0
         assert training_args.learning_rate == (1e-5 if model_args.use_peft else 1e-6)
+        # The objective is explicit (recipes/README.md, "paper / EasyR1 setting -> this recipe").
+        objective = {key: getattr(training_args, key) for key in EXPLICIT_OBJECTIVE}
+        assert objective == EXPLICIT_OBJECTIVE
+        recipe_yaml = (REPO_ROOT / path).read_text()
+        assert all(f"\n{key}:" in recipe_yaml for key in EXPLICIT_OBJECTIVE)  # set in the file, not by defaults
     else:
         assert script_args.dataset_config == "sft"
 
