@@ -1,61 +1,83 @@
-"""`python -m eval_tasks {run,decontaminate,fixtures} ...` (see each subcommand's --help)."""
+"""`python -m eval_tasks COMMAND ...`: run, decontaminate, fixtures (each parses its dataclass; see COMMAND --help)."""
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import logging
 import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transformers import HfArgumentParser
 
 
-def _add_dataclass_arguments(parser: argparse.ArgumentParser, cls) -> None:
-    for f in dataclasses.fields(cls):
-        flag = "--" + f.name.replace("_", "-")
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        if str(f.type) == "bool":
-            parser.add_argument(flag, dest=f.name, action="store_true", help=f.metadata.get("help"))
-            continue
-        kind = {"int": int, "int | None": int, "float": float}.get(str(f.type), str)
-        default = None if required else f.default
-        parser.add_argument(
-            flag, dest=f.name, type=kind, required=required, default=default, help=f.metadata.get("help")
-        )
+@dataclass
+class FixturesConfig:
+    data_dir: str = field(metadata={"help": "Where the generated benchmark folders go."})
+    n: int = field(default=4, metadata={"help": "Items (or groups) per benchmark."})
+    seed: int = field(default=0, metadata={"help": "Random seed of the generated rows."})
+
+
+def _run(argv: list[str]) -> int:
+    from eval_tasks.runner import RunConfig, run_evaluation
+
+    (config,) = _parse(RunConfig, "run", argv)
+    results = run_evaluation(config)
+    print((Path(config.output_dir) / "results.md").read_text())
+    return 0 if results["benchmarks"] else 1
+
+
+def _decontaminate(argv: list[str]) -> int:
+    from eval_tasks.decontaminate import DecontaminationConfig, decontaminate
+
+    (config,) = _parse(DecontaminationConfig, "decontaminate", argv)
+    print(decontaminate(config).summary())
+    return 0
+
+
+def _fixtures(argv: list[str]) -> int:
+    from eval_tasks.fixtures import write_benchmark_fixtures
+
+    (config,) = _parse(FixturesConfig, "fixtures", argv)
+    print(write_benchmark_fixtures(config.data_dir, config.n, config.seed))
+    return 0
+
+
+def _score(argv: list[str]) -> int:
+    from eval_tasks.rescore import ScoreArguments
+    from eval_tasks.rescore import main as score_main
+
+    (config,) = _parse(ScoreArguments, "score", argv)
+    score_main(config)
+    print((Path(config.output_dir) / "results.md").read_text())
+    return 0
+
+
+COMMANDS = {
+    "run": (_run, "Evaluate a model on the benchmarks (lighteval Pipeline, --backend transformers|endpoint|vllm)."),
+    "decontaminate": (_decontaminate, "Find (and drop) training items that overlap the benchmarks."),
+    "score": (_score, "Score saved predictions offline (no model, no images): --task --data --predictions."),
+    "fixtures": (_fixtures, "Write small generated benchmark sets for offline runs."),
+}
+
+
+def _parse(config_class, command: str, argv: list[str]):
+    parser = HfArgumentParser(config_class, prog=f"python -m eval_tasks {command}", description=COMMANDS[command][1])
+    return parser.parse_args_into_dataclasses(argv)
+
+
+def _usage() -> str:
+    lines = [f"  {name:<14} {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    return "usage: python -m eval_tasks COMMAND [--help] ...\n\ncommands:\n" + "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from eval_tasks.decontaminate import DecontaminationConfig, decontaminate
-    from eval_tasks.runner import RunConfig, run_evaluation
-
-    parser = argparse.ArgumentParser(prog="python -m eval_tasks", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    _add_dataclass_arguments(commands.add_parser("run", help="Evaluate a model (lighteval)."), RunConfig)
-    _add_dataclass_arguments(
-        commands.add_parser("decontaminate", help="Find (and drop) training items that overlap the benchmarks."),
-        DecontaminationConfig,
-    )
-    fixtures = commands.add_parser("fixtures", help="Write small generated benchmark sets for offline runs.")
-    fixtures.add_argument("--data-dir", required=True)
-    fixtures.add_argument("--n", type=int, default=4, help="Items (or groups) per benchmark.")
-    fixtures.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] not in COMMANDS:
+        print(_usage(), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-
-    if args.command == "run":
-        config = RunConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)})
-        results = run_evaluation(config)
-        print((__import__("pathlib").Path(config.output_dir) / "results.md").read_text())
-        return 0 if results["benchmarks"] else 1
-    if args.command == "decontaminate":
-        config = DecontaminationConfig(
-            **{f.name: getattr(args, f.name) for f in dataclasses.fields(DecontaminationConfig)}
-        )
-        report = decontaminate(config)
-        print(report.summary())
-        return 0
-    from eval_tasks.fixtures import write_benchmark_fixtures
-
-    print(write_benchmark_fixtures(args.data_dir, args.n, args.seed))
-    return 0
+    command, *rest = argv
+    return COMMANDS[command][0](rest)
 
 
 if __name__ == "__main__":

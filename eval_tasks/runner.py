@@ -3,15 +3,17 @@
 
 lighteval's `Registry` always imports every built-in task module (some of which reach the Hub at import time, which
 fails offline); `ProjectRegistry` is built from this project's task configs alone, and `ProjectPipeline` uses it.
-Generation is lighteval's `VLMTransformersModel` (HF `generate`, greedy decoding).
+Generation is the project's own lighteval model (`eval_tasks.model`: Qwen-style prompts; `--backend transformers`,
+`endpoint` or `vllm`), which writes `OUT/predictions.jsonl` as it goes; a rerun into the same folder generates only
+what is missing or failed. Items that failed are counted per benchmark (`n_failed`) and never scored.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,14 +25,14 @@ import torch
 _GRAD_MODE_BEFORE_LIGHTEVAL = torch.is_grad_enabled()
 
 from lighteval.logging.evaluation_tracker import EvaluationTracker
-from lighteval.models.model_input import GenerationParameters
-from lighteval.models.transformers.vlm_transformers_model import VLMTransformersModelConfig
 from lighteval.pipeline import ParallelismManager, Pipeline, PipelineParameters
 from lighteval.tasks.lighteval_task import LightevalTask, LightevalTaskConfig
 from lighteval.tasks.registry import Registry
-from transformers.image_processing_utils import SizeDict
 
+from eval_tasks.backends import BACKENDS
+from eval_tasks.backends.messages import PAPER_MAX_PIXELS, PAPER_MIN_PIXELS
 from eval_tasks.judge import JudgeSettings
+from eval_tasks.model import WeThinkModel, WeThinkModelConfig, benchmark_of
 from eval_tasks.results import benchmark_result, markdown_table, model_index
 from eval_tasks.scoring import whole_groups
 from eval_tasks.tasks import BENCHMARKS, TASK_PREFIX, TaskOptions, build_task_configs
@@ -72,36 +74,93 @@ class ProjectPipeline(Pipeline):
 
     def _sample_docs(self, task: LightevalTask) -> list:
         """lighteval's seeded shuffle, then --max-samples items taken as whole groups (all rotations of an MMBench
-        question, all variants of a DynaMath seed, ...) so that partial runs still apply the group rules."""
+        question, all variants of a DynaMath seed, ...) so that partial runs still apply the group rules.
+
+        Before the shuffle, each doc's id becomes its row: the 0-based position in the task's evaluation data (its
+        splits in order), the key predictions.jsonl and `python -m eval_tasks score` use."""
+        for row, doc in enumerate(task.eval_docs()):
+            doc.id = str(row)
         docs = task.get_docs(None)
         max_samples = self.pipeline_parameters.max_samples
         if not max_samples:
             return docs
         return whole_groups(task.name.removeprefix(TASK_PREFIX), docs, max_samples, lambda doc: doc.specific)
 
+    def _compute_metrics(self, sampling_method_responses: dict):
+        """lighteval's metric step over the items that were generated: failed items are never scored."""
+        failed = set(self.model.failed)
+        for method, responses in sampling_method_responses.items():
+            pairs = [
+                (doc, response)
+                for doc, response in zip(self.sampling_docs[method], responses)
+                if (benchmark_of(doc), int(doc.id)) not in failed
+            ]
+            self.sampling_docs[method] = [doc for doc, _ in pairs]
+            sampling_method_responses[method] = [response for _, response in pairs]
+        if not any(sampling_method_responses.values()):
+            raise NothingGenerated(f"every item failed ({len(failed)}); see predictions.jsonl for the errors")
+        super()._compute_metrics(sampling_method_responses)
+
+
+class NothingGenerated(RuntimeError):
+    """No item could be generated, so lighteval has nothing to score (it cannot aggregate an empty run)."""
+
 
 @dataclass
 class RunConfig:
-    model: str = field(metadata={"help": "Local folder or Hub id of a Qwen2.5-VL-style image-text-to-text model."})
+    model: str = field(
+        metadata={"help": "Local folder or Hub id of a Qwen2.5-VL-style model (with --backend endpoint: its name)."}
+    )
     tasks: str = field(
         default="all", metadata={"help": "'all' or comma-separated benchmark names (e.g. mathvista,mme)."}
     )
-    output_dir: str = field(default="outputs/eval", metadata={"help": "Where results.json and results.md go."})
+    output_dir: str = field(
+        default="outputs/eval", metadata={"help": "Where predictions.jsonl, results.json and results.md go."}
+    )
     data_dir: str | None = field(default=None, metadata={"help": "Local benchmark Parquet folders (default: Hub)."})
     max_samples: int | None = field(
         default=None,
         metadata={"help": "About this many items per benchmark, whole rule groups (partial, for smoke runs)."},
     )
     max_new_tokens: int = field(default=2048, metadata={"help": "Generation budget per answer (paper: 2048)."})
-    batch_size: int = field(default=1, metadata={"help": "Generation batch size."})
-    device: str | None = field(default=None, metadata={"help": "cuda or cpu (default: cuda when available)."})
-    dtype: str | None = field(default=None, metadata={"help": "Model dtype, e.g. bfloat16 (default: from the model)."})
-    min_pixels: int | None = field(
-        default=None, metadata={"help": "Image processor min pixels (paper: 1003520 = 1280*28*28; OCRBench 78400)."}
+    backend: str = field(
+        default="transformers",
+        metadata={
+            "help": "transformers (in process), endpoint (OpenAI-compatible server) or vllm (engine in process).",
+            "choices": list(BACKENDS),
+        },
     )
-    max_pixels: int | None = field(
-        default=None, metadata={"help": "Image processor max pixels (paper: 12845056 = 16384*28*28)."}
+    overwrite: bool = field(
+        default=False, metadata={"help": "Discard predictions of another model/task set found in --output-dir."}
     )
+    min_pixels: int = field(
+        default=PAPER_MIN_PIXELS,
+        metadata={"help": "Image pixel floor (paper: 1280*28*28); OCRBench keeps its own 10*10*28*28."},
+    )
+    max_pixels: int = field(default=PAPER_MAX_PIXELS, metadata={"help": "Image pixel ceiling (paper: 16384*28*28)."})
+    batch_size: int = field(default=1, metadata={"help": "transformers: generation batch size."})
+    device: str | None = field(default=None, metadata={"help": "transformers: cuda or cpu (default: cuda if any)."})
+    dtype: str | None = field(default=None, metadata={"help": "transformers/vllm: model dtype, e.g. bfloat16."})
+    base_url: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "endpoint: OpenAI-compatible base URL(s), e.g. http://localhost:8000/v1; several spread load."
+        },
+    )
+    served_model_name: str | None = field(
+        default=None, metadata={"help": "endpoint: the model name the server serves (default: --model)."}
+    )
+    concurrency: int = field(default=16, metadata={"help": "endpoint: requests in flight per base URL."})
+    api_key_env: str = field(
+        default="OPENAI_API_KEY", metadata={"help": "endpoint: environment variable holding the API key."}
+    )
+    request_timeout: float = field(default=600.0, metadata={"help": "endpoint: seconds per request."})
+    max_retries: int = field(
+        default=5, metadata={"help": "endpoint: retries per item (with backoff) before it fails."}
+    )
+    tensor_parallel: int = field(default=1, metadata={"help": "vllm: GPUs per engine."})
+    data_parallel: int = field(default=1, metadata={"help": "vllm: engines (each on --tensor-parallel GPUs)."})
+    gpu_memory_utilization: float = field(default=0.9, metadata={"help": "vllm: share of GPU memory per engine."})
     model_name: str | None = field(default=None, metadata={"help": "Name shown in the results table."})
     judge_base_url: str | None = field(
         default=None,
@@ -142,62 +201,91 @@ def _run_evaluation(config: RunConfig) -> dict:
     output_dir.mkdir(parents=True, exist_ok=True)
     options = TaskOptions(data_dir=config.data_dir, judge=config.judge(), generation_size=config.max_new_tokens)
     task_configs = build_task_configs(names, options)
-    device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model_config = VLMTransformersModelConfig(
-        model_name=config.model,
-        device=device,
-        dtype=config.dtype,
-        batch_size=config.batch_size,
-        generation_parameters=GenerationParameters(temperature=0.0),
-    )
-    tracker = EvaluationTracker(output_dir=str(output_dir / "lighteval"), save_details=True)
-    pipeline = ProjectPipeline(
-        task_configs=task_configs,
-        tasks=",".join(f"{TASK_PREFIX}{name}|0" for name in names),
-        pipeline_parameters=PipelineParameters(
-            launcher_type=ParallelismManager.ACCELERATE, max_samples=config.max_samples, bootstrap_iters=0
-        ),
-        evaluation_tracker=tracker,
-        model_config=model_config,
-    )
-    set_pixel_budget(pipeline.model.processor.image_processor, config.min_pixels, config.max_pixels)
-    # lighteval 0.13's sample cache cannot read back VLM responses (ModelResponse(**row) TypeError on the stored
-    # token arrays), so generations are not cached: with no cache the model's methods run directly.
-    # lighteval joins the model name onto its cache folder, so for a local model the (empty) cache folder it made is
-    # inside the model folder: remove it rather than leave it in a checkpoint that may be pushed to the Hub.
-    unused_cache_dir = pipeline.model._cache.cache_dir
-    pipeline.model._cache = None
-    with contextlib.suppress(OSError):
-        unused_cache_dir.rmdir()
-    pipeline.evaluate()
-    pipeline.save_and_push_results()
-    aggregated = pipeline.get_results()["results"]
-
+    model = WeThinkModel(model_config(config, names))
+    try:
+        pipeline = ProjectPipeline(
+            task_configs=task_configs,
+            tasks=",".join(f"{TASK_PREFIX}{name}|0" for name in names),
+            pipeline_parameters=PipelineParameters(
+                launcher_type=ParallelismManager.NONE, max_samples=config.max_samples, bootstrap_iters=0
+            ),
+            evaluation_tracker=EvaluationTracker(output_dir=str(output_dir / "lighteval"), save_details=True),
+            model=model,
+        )
+        pipeline.evaluate()
+        scored = True
+    except NothingGenerated as err:
+        logger.error("%s", err)
+        scored = False
+    finally:
+        model.cleanup()
+    aggregated = {}
+    if scored:
+        pipeline.save_and_push_results()
+        aggregated = pipeline.get_results()["results"]
+    failed = Counter(task for task, _ in model.failed)
     results = {
         "model": config.model_name or Path(config.model).name or config.model,
         "model_path": config.model,
         "max_samples": config.max_samples,
         "data": config.data_dir or "hub",
         "judge": {"base_url": config.judge_base_url, "model": config.judge_model} if config.judge_base_url else None,
-        "benchmarks": {
-            name: benchmark_result(name, aggregated[f"{TASK_PREFIX}{name}:0"], partial=bool(config.max_samples))
-            for name in names
-        },
-    }
+        "generation": {"backend": config.backend, "generated": model.generated, "resumed": model.resumed,
+                       "failed": sum(failed.values())},
+        "benchmarks": {name: _benchmark_entry(name, aggregated, failed[name], config) for name in names},
+    }  # fmt: skip
     results["model_index"] = model_index(results, results["model"])
     write_results(results, output_dir)
     return results
 
 
-def set_pixel_budget(image_processor, min_pixels: int | None, max_pixels: int | None) -> None:
-    """Qwen2.5-VL resizes every image to between min_pixels and max_pixels (the paper's settings differ from the
-    processor defaults); lighteval builds the processor itself, so the budget is set on it afterwards."""
-    if not (min_pixels or max_pixels):
-        return
-    size = image_processor.size
-    image_processor.size = SizeDict(
-        shortest_edge=min_pixels or size.shortest_edge, longest_edge=max_pixels or size.longest_edge
+def model_config(config: RunConfig, names: list[str]) -> WeThinkModelConfig:
+    return WeThinkModelConfig(
+        model_name=config.model,
+        backend=config.backend,
+        output_dir=config.output_dir,
+        overwrite=config.overwrite,
+        run_meta=run_meta(config, names),
+        max_new_tokens=config.max_new_tokens,
+        min_pixels=config.min_pixels,
+        max_pixels=config.max_pixels,
+        batch_size=config.batch_size,
+        device=config.device,
+        dtype=config.dtype,
+        base_urls=config.base_url,
+        served_model_name=config.served_model_name,
+        concurrency=config.concurrency,
+        api_key_env=config.api_key_env,
+        request_timeout=config.request_timeout,
+        max_retries=config.max_retries,
+        tensor_parallel=config.tensor_parallel,
+        data_parallel=config.data_parallel,
+        gpu_memory_utilization=config.gpu_memory_utilization,
     )
+
+
+def run_meta(config: RunConfig, names: list[str]) -> dict:
+    """What a predictions file belongs to: the same model, tasks, data and generation settings (not the backend:
+    the same prompt reaches the model whichever backend runs it)."""
+    return {
+        "model": config.model,
+        "tasks": names,
+        "data": config.data_dir or "hub",
+        "max_new_tokens": config.max_new_tokens,
+        "min_pixels": config.min_pixels,
+        "max_pixels": config.max_pixels,
+    }
+
+
+def _benchmark_entry(name: str, aggregated: dict, n_failed: int, config: RunConfig) -> dict:
+    """The benchmark's result; failed items make it partial (scored on fewer items, kept out of the model-index)."""
+    metrics = aggregated.get(f"{TASK_PREFIX}{name}:0")
+    if metrics is None:  # every item failed: nothing was scored
+        counts = dict.fromkeys(("n", "n_rule", "n_judge", "n_unparsed", "n_needs_judge", "n_judge_failed"), 0)
+        return {"column": BENCHMARKS[name].column, "score": None, "status": "failed", **counts, "n_failed": n_failed}
+    entry = benchmark_result(name, metrics, partial=bool(config.max_samples) or n_failed > 0)
+    entry["n_failed"] = n_failed
+    return entry
 
 
 def write_results(results: dict, output_dir: Path) -> None:

@@ -18,6 +18,8 @@ background loop so it works whether or not the calling thread already has a runn
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import json
 import os
 import random
@@ -108,11 +110,15 @@ class ChatClient:
         max_retries: int = 5,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
+        retry_unusable: bool = False,
     ):
         if not endpoints:
             raise ValueError("ChatClient needs at least one endpoint")
         self._states = [_EndpointState(cfg) for cfg in endpoints]
         self.max_retries = max_retries
+        # Replies that are not a chat completion, or whose content is empty, fail at once by default (a judge or a
+        # synthesis role treats them as the model's answer); evaluation retries them like transient failures.
+        self.retry_unusable = retry_unusable
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.usage = UsageStats()
@@ -205,7 +211,49 @@ class ChatClient:
                 retryable=status in RETRYABLE_STATUS or status >= 500,
                 retry_after=retry_after,
             )
-        return _parse_completion(raw, cfg.base_url)
+        result = _parse_completion(raw, cfg.base_url, retryable=self.retry_unusable)
+        if self.retry_unusable and not result.text.strip():
+            raise EndpointError(f"{cfg.base_url}: empty completion", retryable=True)
+        return result
+
+    def submit(self, messages: list[dict], **sampling: Any) -> concurrent.futures.Future:
+        """Start one chat from sync code on the client's background loop; the future holds a ChatResult or raises
+        EndpointError. Lets a caller handle each result as it arrives (`concurrent.futures.as_completed`)."""
+        return asyncio.run_coroutine_threadsafe(self.chat(messages, **sampling), self._background_loop())
+
+    def check_served_model(self) -> None:
+        """Fail before any real request when an endpoint does not serve the configured model name.
+
+        `GET /models` answers on vLLM and SGLang; a server that lists nothing (`transformers serve` pinned to one
+        model) gets a one-token request instead, which it refuses with a 4xx naming the model it serves."""
+
+        async def check(state: _EndpointState) -> None:
+            cfg = state.config
+            headers = {"Authorization": f"Bearer {cfg.api_key()}"}
+            served: list[str] = []
+            with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError, TypeError):
+                async with self._http.get(
+                    f"{cfg.base_url}/models", headers=headers, timeout=aiohttp.ClientTimeout(total=cfg.timeout)
+                ) as reply:
+                    if reply.status == 200:
+                        served = [entry["id"] for entry in (await reply.json(content_type=None))["data"]]
+            if served and cfg.model not in served:
+                raise EndpointError(f"{cfg.base_url} does not serve model {cfg.model!r}; it serves {served}")
+            if not served:
+                try:
+                    await self._post(state, [{"role": "user", "content": "hi"}], {"max_tokens": 1})
+                except EndpointError as err:
+                    if err.status is not None and 400 <= err.status < 500 and err.status not in RETRYABLE_STATUS:
+                        raise EndpointError(
+                            f"{cfg.base_url} refused model {cfg.model!r}: {err}", status=err.status
+                        ) from err
+                    if err.status is None and not err.retryable:
+                        raise
+
+        async def check_all():
+            await asyncio.gather(*(check(state) for state in self._states))
+
+        asyncio.run_coroutine_threadsafe(check_all(), self._background_loop()).result()
 
     def chat_many_sync(self, batch: Sequence[list[dict]], **sampling: Any) -> list[ChatResult | EndpointError]:
         """Run a batch of chats concurrently from sync code; each slot holds the result or the error."""
@@ -253,7 +301,7 @@ def _retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
-def _parse_completion(raw: bytes, base_url: str) -> ChatResult:
+def _parse_completion(raw: bytes, base_url: str, retryable: bool = False) -> ChatResult:
     try:
         payload = json.loads(raw)
         choice = payload["choices"][0]
@@ -262,7 +310,9 @@ def _parse_completion(raw: bytes, base_url: str) -> ChatResult:
         if not isinstance(text, str):
             raise TypeError(f"content is {type(text).__name__}")
     except (ValueError, KeyError, IndexError, TypeError) as err:
-        raise EndpointError(f"{base_url}: reply is not a chat completion ({err}): {raw[:200]!r}") from err
+        raise EndpointError(
+            f"{base_url}: reply is not a chat completion ({err}): {raw[:200]!r}", retryable=retryable
+        ) from err
     usage = payload.get("usage") or {}
     return ChatResult(
         text=text,

@@ -43,3 +43,23 @@ def tiny_server(tiny_model_dir, tmp_path_factory):
         yield server
     finally:
         stop(server)
+
+
+@pytest.fixture(scope="session")
+def varied_tiny_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny model with larger random weights: its greedy completions differ from item to item."""
+    from tests.servers import build_varied_tiny_model
+
+    return build_varied_tiny_model(tiny_model_dir, tmp_path_factory.mktemp("varied-tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def varied_tiny_server(varied_tiny_model_dir, tmp_path_factory):
+    """`transformers serve` serving `varied_tiny_model_dir` (same contract as `tiny_server`)."""
+    from tests.servers import start_transformers_serve, stop
+
+    server = start_transformers_serve(varied_tiny_model_dir, tmp_path_factory.mktemp("varied-serve"))
+    try:
+        yield server
+    finally:
+        stop(server)

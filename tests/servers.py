@@ -110,3 +110,31 @@ def stop(server: RunningServer, grace_s: float = 10.0) -> None:
         server.process.wait(timeout=grace_s)
     except ProcessLookupError:
         pass
+
+
+def build_varied_tiny_model(source_dir: Path, output_dir: Path, std: float = 0.3, seed: int = 0) -> Path:
+    """The tiny model with its matrices redrawn at a larger scale, so greedy output depends on the image and text.
+
+    The stock tiny model (initialised at std 0.02) answers every prompt with the same newline token, which makes
+    "two backends give the same completions" true of any prompt; with std 0.3 the completions differ per item."""
+    import shutil
+
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoTokenizer
+
+    shutil.copytree(source_dir, output_dir)
+    model = AutoModelForImageTextToText.from_pretrained(output_dir)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.dim() >= 2:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * std)
+    # Stop at <|endoftext|> as well as <|im_end|>, as Qwen2.5-VL's own generation_config does: an output that runs
+    # on past <|endoftext|> is something a Qwen checkpoint never returns, and `transformers serve` would keep only
+    # the text after it (its Qwen response parser closes the content there).
+    tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    model.generation_config.eos_token_id = [
+        tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")
+    ]
+    model.save_pretrained(output_dir)
+    return Path(output_dir)

@@ -36,22 +36,25 @@ def test_fixtures_load_in_every_benchmark_schema(benchmark_dir):
         assert doc.images and doc.query, benchmark.name
 
 
-def test_runner_end_to_end_on_tiny_model(tiny_model_dir, benchmark_dir, tmp_path):
+def test_runner_end_to_end_on_tiny_model(varied_tiny_model_dir, benchmark_dir, tmp_path):
     output_dir = tmp_path / "eval"
-    model_files = sorted(path.name for path in tiny_model_dir.iterdir())
+    model_files = sorted(path.name for path in varied_tiny_model_dir.iterdir())
 
     def judge(request):  # grades MM-Vet items; finds no answer in the tiny model's unreadable outputs
         return Reply(text="0.5" if "Compare the ground truth" in request.last_text else "None")
 
     with ScriptedOpenAIServer(judge) as server:
         code = main(
-            ["run", "--model", str(tiny_model_dir), "--tasks", "mmstar,mme,mmvet", "--data-dir", str(benchmark_dir),
-             "--output-dir", str(output_dir), "--max-samples", "2", "--max-new-tokens", "4", "--device", "cpu",
-             "--max-pixels", "3136", "--judge-base-url", server.base_url, "--judge-model", "judge"]
+            ["run", "--model", str(varied_tiny_model_dir), "--tasks", "mmstar,mme,mmvet", "--data-dir",
+             str(benchmark_dir), "--output-dir", str(output_dir), "--max-samples", "2", "--max-new-tokens", "4",
+             "--device", "cpu", "--min-pixels", "3136", "--max-pixels", "3136", "--judge-base-url", server.base_url,
+             "--judge-model", "judge"]
         )  # fmt: skip
     assert code == 0
     assert torch.is_grad_enabled()  # lighteval turns autograd off process-wide; the runner must give it back
-    assert sorted(path.name for path in tiny_model_dir.iterdir()) == model_files  # nothing left in the model folder
+    assert (
+        sorted(path.name for path in varied_tiny_model_dir.iterdir()) == model_files
+    )  # nothing left in the model folder
     results = json.loads((output_dir / "results.json").read_text())
     assert list(results["benchmarks"]) == ["mmstar", "mme", "mmvet"]
     for name in ("mmstar", "mme"):

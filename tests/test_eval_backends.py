@@ -1,0 +1,180 @@
+"""The project's lighteval model: Qwen-style messages, backends that agree, predictions that resume, failures kept.
+
+Generation runs through lighteval's Pipeline (`python -m eval_tasks run`) on the tiny Qwen2.5-VL, in process and
+through a real `transformers serve`; the scripted server only plays the failures a real server cannot be made to.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from PIL import Image
+from qwen_vl_utils import smart_resize
+
+from eval_tasks.__main__ import main
+from eval_tasks.backends.messages import PixelBudget, build_messages, paper_budgets, resize, to_openai
+from eval_tasks.fixtures import write_benchmark_fixtures
+from eval_tasks.predictions import PredictionsMismatch, PredictionStore, read_predictions
+from reward_funcs.client import EndpointError
+from tests.doubles.scripted_server import Reply, ScriptedOpenAIServer
+
+TASKS = "mmstar,mmmu,ocrbench,ai2d"  # system prompt or not, interleaved images, OCRBench's own pixel floor
+# Within the tiny processor's own range (3136..12544), so a server's processor keeps the client-side size.
+PIXELS = ["--min-pixels", "3136", "--max-pixels", "12544"]
+
+
+@pytest.fixture(scope="module")
+def benchmark_dir(tmp_path_factory):
+    return write_benchmark_fixtures(tmp_path_factory.mktemp("benchmarks"), n_per_benchmark=2, seed=0)
+
+
+def run(model: str, benchmark_dir, output_dir, *extra: str, tasks: str = TASKS) -> dict:
+    code = main(
+        ["run", "--model", model, "--tasks", tasks, "--data-dir", str(benchmark_dir), "--output-dir", str(output_dir),
+         "--max-samples", "4", "--max-new-tokens", "12", *PIXELS, *extra]
+    )  # fmt: skip
+    assert code == 0
+    return json.loads((output_dir / "results.json").read_text())
+
+
+def completions(output_dir) -> dict:
+    return {key: record["completion"] for key, record in read_predictions(output_dir / "predictions.jsonl").items()}
+
+
+def test_endpoint_completions_equal_transformers_item_for_item(
+    varied_tiny_model_dir, varied_tiny_server, benchmark_dir, tmp_path
+):
+    model = str(varied_tiny_model_dir)
+    in_process = run(model, benchmark_dir, tmp_path / "transformers", "--device", "cpu", "--batch-size", "4")
+    served = run(model, benchmark_dir, tmp_path / "endpoint", "--backend", "endpoint", "--concurrency", "4",
+                 "--base-url", varied_tiny_server.base_url, "--served-model-name", varied_tiny_server.model)  # fmt: skip
+    expected, actual = completions(tmp_path / "transformers"), completions(tmp_path / "endpoint")
+    assert {task for task, _ in expected} == set(TASKS.split(","))
+    assert actual == expected, f"server log:\n{varied_tiny_server.log_tail()}"
+    assert len(set(expected.values())) >= len(expected) // 2  # the completions depend on the item
+    for results in (in_process, served):
+        assert results["generation"]["failed"] == 0
+        assert all(entry["n_failed"] == 0 for entry in results["benchmarks"].values())
+    # The two runs scored the same completions the same way.
+    assert {k: v["score"] for k, v in in_process["benchmarks"].items()} == {
+        k: v["score"] for k, v in served["benchmarks"].items()
+    }
+
+    # A rerun into the same folder generates nothing; other tasks are refused unless --overwrite.
+    again = run(model, benchmark_dir, tmp_path / "transformers", "--device", "cpu")
+    assert again["generation"] == {"backend": "transformers", "generated": 0, "resumed": len(expected), "failed": 0}
+    with pytest.raises(PredictionsMismatch, match="tasks"):
+        run(model, benchmark_dir, tmp_path / "transformers", "--device", "cpu", tasks="mmstar")
+
+
+def test_failed_items_are_recorded_counted_never_scored_and_retried(tmp_path):
+    benchmark_dir = write_benchmark_fixtures(tmp_path / "benchmarks", n_per_benchmark=5, seed=0, names=["mmstar"])
+    arrival: dict[str, int] = {}
+    tries: dict[int, int] = {}
+    healthy = {"now": False}
+
+    def responder(request):
+        if request.path.endswith("/models"):
+            return Reply(garbage=json.dumps({"data": [{"id": "served-model"}]}).encode())
+        number = arrival.setdefault(request.last_text, len(arrival))
+        tries[number] = tries.get(number, 0) + 1
+        if healthy["now"] or number > 2:
+            return Reply(text="<answer>A</answer>")
+        if number == 0:
+            return Reply(status=503)  # down for every retry
+        if number == 1:
+            return Reply(text="")  # an empty completion, every time
+        return Reply(garbage=b"<html>oops</html>") if tries[number] == 1 else Reply(text="<answer>B</answer>")
+
+    args = ["--backend", "endpoint", "--max-retries", "1", "--served-model-name", "served-model"]
+    with ScriptedOpenAIServer(responder) as server:
+        first = run(
+            "some/model", benchmark_dir, tmp_path / "out", *args, "--base-url", server.base_url, tasks="mmstar"
+        )
+        entry = first["benchmarks"]["mmstar"]
+        assert first["generation"]["failed"] == entry["n_failed"] == 2
+        assert entry["n"] == first["generation"]["generated"]  # failed items never reach the scorer
+        failed = [
+            r for r in read_predictions(tmp_path / "out" / "predictions.jsonl").values() if r["completion"] is None
+        ]
+        assert sorted("503" in r["error"] or "empty completion" in r["error"] for r in failed) == [True, True]
+
+        healthy["now"] = True
+        second = run(
+            "some/model", benchmark_dir, tmp_path / "out", *args, "--base-url", server.base_url, tasks="mmstar"
+        )
+    assert second["generation"]["generated"] == 2 and second["generation"]["failed"] == 0
+    assert second["benchmarks"]["mmstar"]["n_failed"] == 0
+    assert second["benchmarks"]["mmstar"]["n"] == entry["n"] + 2
+
+
+def test_unknown_served_model_name_fails_before_any_item(tiny_server, benchmark_dir, tmp_path):
+    with pytest.raises(EndpointError, match="refused model 'not-served'"):
+        run(tiny_server.model, benchmark_dir, tmp_path, "--backend", "endpoint", "--base-url", tiny_server.base_url,
+            "--served-model-name", "not-served", tasks="mmstar")  # fmt: skip
+    assert (tmp_path / "predictions.jsonl").read_text() == ""
+
+
+def test_vllm_backend_without_vllm_says_how_to_get_it(tiny_model_dir, benchmark_dir, tmp_path):
+    try:
+        import vllm  # noqa: F401
+
+        pytest.skip("vllm is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(RuntimeError, match=r"not installed.*\.\[vllm\].*--backend endpoint"):
+        run(str(tiny_model_dir), benchmark_dir, tmp_path, "--backend", "vllm", tasks="mmstar")
+
+
+def test_messages_put_images_first_and_mmmu_images_at_their_markers():
+    red, blue = Image.new("RGB", (60, 40), "red"), Image.new("RGB", (40, 60), "blue")
+    plain = build_messages("What is shown?", [red], "SYSTEM")
+    assert plain[0] == {"role": "system", "content": [{"type": "text", "text": "SYSTEM"}]}
+    assert [part["type"] for part in plain[1]["content"]] == ["image", "text"]
+    assert build_messages("What is shown?", [red], None)[0]["role"] == "user"
+
+    # Images are kept in order of first mention: <image 2> first, so images == [image_2, image_1].
+    query = "Compare <image 2> with <image 1>. Is <image 2> larger?"
+    parts = build_messages(query, [blue, red], None)[0]["content"]
+    assert [(p["type"], p.get("text") or p["image"].getpixel((0, 0))) for p in parts] == [
+        ("text", "Compare "), ("image", (0, 0, 255)), ("text", " with "), ("image", (255, 0, 0)),
+        ("text", ". Is "), ("image", (0, 0, 255)), ("text", " larger?"),
+    ]  # fmt: skip
+    openai = to_openai(build_messages(query, [blue, red], None))
+    assert [p["type"] for p in openai[0]["content"]].count("image_url") == 3
+    assert openai[0]["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+def test_images_are_resized_as_qwen_does_with_ocrbench_keeping_its_floor():
+    budgets = paper_budgets()
+    assert budgets["*"] == PixelBudget(1280 * 28 * 28, 16384 * 28 * 28)
+    assert budgets["ocrbench"] == PixelBudget(10 * 10 * 28 * 28, 16384 * 28 * 28)
+    small = Image.new("RGB", (300, 200), "white")
+    for budget in budgets.values():
+        resized = resize(small, budget)
+        height, width = smart_resize(200, 300, 28, budget.min_pixels, budget.max_pixels)
+        assert resized.size == (width, height) and width % 28 == 0 and height % 28 == 0
+        assert budget.min_pixels <= width * height <= budget.max_pixels
+        assert math.isclose(width / height, 1.5, rel_tol=0.1)
+    assert resize(small, budgets["ocrbench"]).size < resize(small, budgets["*"]).size
+
+
+def test_prediction_store_drops_a_cut_line_and_refuses_other_runs(tmp_path):
+    store = PredictionStore(tmp_path, {"model": "a", "tasks": ["mme"]})
+    store.write("mme", 0, "yes")
+    store.write("mme", 1, None, "HTTP 503")
+    store.close()
+    with open(tmp_path / "predictions.jsonl", "a") as handle:
+        handle.write('{"task": "mme", "row": 2, "compl')  # the run was killed mid-line
+    store = PredictionStore(tmp_path, {"model": "a", "tasks": ["mme"]})
+    assert (store.completion("mme", 0), store.completion("mme", 1), store.completion("mme", 2)) == ("yes", None, None)
+    store.close()
+    with pytest.raises(PredictionsMismatch, match=r"differs in \['model'\]"):
+        PredictionStore(tmp_path, {"model": "b", "tasks": ["mme"]})
+    PredictionStore(tmp_path, {"model": "b", "tasks": ["mme"]}, overwrite=True).close()
+    assert (tmp_path / "predictions.jsonl").read_text() == ""
+    (tmp_path / "predictions.jsonl").write_text('{"task": "mme", "row": 0, "completion": "x"}\nnot json\n')
+    with pytest.raises(ValueError, match="line 2: not a prediction record"):
+        read_predictions(tmp_path / "predictions.jsonl")
