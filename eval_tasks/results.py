@@ -1,66 +1,27 @@
-"""Evaluation results: results.json, the markdown table beside the paper's reference rows, and Hub model-index.
+"""Evaluation results: results.json entries, the markdown table beside the paper's reference rows, Hub model-index.
 
-`results` (what `python -m eval_tasks run` writes to results.json) looks like:
+`results` (what `python -m eval_tasks run` and `score` write to results.json) looks like:
 
     {"model": "...", "max_samples": null, "benchmarks": {"mathvista": {"column": "MathVista", "score": 71.6,
-     "status": "scored", "n": 1000, "n_rule": 990, "n_judge": 0, "n_unparsed": 10, "n_needs_judge": 0, ...,
+     "status": "scored", "comparable": true, "n": 1000, "n_rule": 990, "n_judge": 0, "n_unparsed": 10, ...,
      "metrics": {...all aggregate keys...}}, ...}}
 
-`status` is "scored", "partial" (evaluated on --max-samples items: not comparable with the paper), or "needs judge"
-(a benchmark only a judge can score, run without one: no score is reported).
+`status` is "scored", "partial" (evaluated on part of the set: not comparable with the paper), or "needs judge"
+(a benchmark only a judge can score, run without one: no score is reported). `comparable` is false where the data is
+not what the reference numbers were measured on (MMBench v1.0 from the Hub: the leaderboard reports v1.1), and
+`score_vlmevalkit` is present where a deliberate choice here differs from the reference toolkit's rule (the
+figure that rule gives, for comparison with the OpenCompass leaderboard).
 """
 
 from __future__ import annotations
 
 import math
 
-from eval_tasks.tasks import BENCHMARKS
+from eval_tasks.benchmarks import BENCHMARKS
+from eval_tasks.benchmarks.base import REFERENCE_MODELS
 
-# OpenCompass leaderboards, 2025-05-30 (paper Table 1); MME: Qwen2.5-VL-7B tech report.
-REFERENCE_ROWS: dict[str, dict[str, float]] = {
-    "WeThink-VL-7B": {
-        "mathvista": 71.6,
-        "mathvision": 26.0,
-        "mathverse": 44.2,
-        "dynamath": 24.8,
-        "wemath": 48.0,
-        "logicvista": 51.2,
-        "mmbench": 81.8,
-        "mmstar": 64.2,
-        "mmmu": 61.0,
-        "hallusionbench": 55.3,
-        "ai2d": 84.0,
-        "ocrbench": 890,
-        "mmvet": 73.2,
-    },
-    "Qwen2.5-VL-7B": {
-        "mathvista": 68.1,
-        "mathvision": 25.4,
-        "mathverse": 41.1,
-        "dynamath": 21.8,
-        "wemath": 36.2,
-        "logicvista": 47.9,
-        "mmbench": 82.2,
-        "mmstar": 64.1,
-        "mmmu": 58.0,
-        "hallusionbench": 51.9,
-        "ai2d": 84.3,
-        "ocrbench": 888,
-        "mmvet": 69.7,
-        "mme": 2347,
-    },
-}
-
-METRIC_NAMES = {
-    "dynamath": "worst-case accuracy",
-    "wemath": "Score (Strict)",
-    "mmbench": "CircularEval accuracy",
-    "mme": "sum of acc and acc+ (max 2800)",
-    "hallusionbench": "mean of aAcc, fAcc, qAcc",
-    "ocrbench": "correct answers (of 1000)",
-    "mmvet": "judge score x100",
-}
-COUNT_KEYS = ("n", "n_rule", "n_judge", "n_unparsed", "n_needs_judge", "n_judge_failed")
+COUNT_KEYS = ("n", "n_rule", "n_judge", "n_unparsed", "n_needs_judge", "n_judge_failed", "n_unwinnable")
+NOT_COMPARABLE = "n/c"
 
 
 def _finite(value) -> float | None:
@@ -68,13 +29,17 @@ def _finite(value) -> float | None:
 
 
 def benchmark_result(name: str, aggregated: dict[str, float], *, partial: bool) -> dict:
-    """One benchmark's entry in results.json from the aggregate lighteval returned for its task."""
+    """One benchmark's entry in results.json from the benchmark's aggregate."""
+    benchmark = BENCHMARKS[name]
     score = _finite(aggregated.get("score"))
-    if aggregated.get("needs_judge") or (BENCHMARKS[name].needs_judge and score is None):
+    if aggregated.get("needs_judge") or (benchmark.needs_judge and score is None):
         status = "needs judge"
     else:
         status = "partial" if partial else "scored"
-    entry = {"column": BENCHMARKS[name].column, "score": score, "status": status}
+    column, comparable = benchmark.column_label(aggregated)
+    entry = {"column": column, "score": score, "status": status, "comparable": comparable}
+    if benchmark.reference_rule_metric:
+        entry["score_vlmevalkit"] = _finite(aggregated.get(benchmark.reference_rule_metric))
     entry.update({key: int(aggregated.get(key, 0)) for key in COUNT_KEYS})
     entry["metrics"] = {k: _finite(v) for k, v in aggregated.items() if k not in COUNT_KEYS}
     return entry
@@ -86,37 +51,58 @@ def _cell(name: str, value: float | None) -> str:
     return f"{value:.0f}" if name in ("ocrbench", "mme") else f"{value:.1f}"
 
 
+def _reference_cell(name: str, model: str, entry: dict | None) -> str:
+    if entry is not None and not entry.get("comparable", True):
+        return NOT_COMPARABLE
+    return _cell(name, BENCHMARKS[name].reference.get(model))
+
+
 def markdown_table(results: dict) -> str:
     """Paper column order, the model's row then the two reference rows, then per-benchmark scoring counts."""
-    names = [n for n in BENCHMARKS if n in results["benchmarks"]] or list(BENCHMARKS)
-    header = "| Model | " + " | ".join(BENCHMARKS[n].column for n in names) + " |"
+    entries = results["benchmarks"]
+    names = [n for n in BENCHMARKS if n in entries] or list(BENCHMARKS)
+    header = "| Model | " + " | ".join(entries.get(n, {}).get("column", BENCHMARKS[n].column) for n in names) + " |"
     lines = [header, "|---" * (len(names) + 1) + "|"]
     row = []
     for name in names:
-        entry = results["benchmarks"][name]
+        entry = entries[name]
         row.append("needs judge" if entry["status"] == "needs judge" else _cell(name, entry["score"]))
     lines.append(f"| {results['model']} | " + " | ".join(row) + " |")
-    for model, scores in REFERENCE_ROWS.items():
-        lines.append(f"| {model} (reference) | " + " | ".join(_cell(n, scores.get(n)) for n in names) + " |")
+    for model in REFERENCE_MODELS:
+        cells = [_reference_cell(n, model, entries.get(n)) for n in names]
+        lines.append(f"| {model} (reference) | " + " | ".join(cells) + " |")
     lines += [
         "",
         "| Benchmark | Metric | Items | Rule-scored | Judge-scored | Unparsed (counted wrong) | Needs judge | Status |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name in names:
-        e = results["benchmarks"][name]
-        judged = e["n_judge"] + e["n_judge_failed"]
+        e = entries[name]
+        judged = e.get("n_judge", 0) + e.get("n_judge_failed", 0)
         lines.append(
-            f"| {e['column']} | {METRIC_NAMES.get(name, 'accuracy')} | {e['n']} | {e['n_rule']} | {judged} | "
-            f"{e['n_unparsed']} | {e['n_needs_judge']} | {e['status']} |"
+            f"| {e['column']} | {BENCHMARKS[name].metric_name} | {e.get('n', 0)} | {e.get('n_rule', 0)} | {judged} | "
+            f"{e.get('n_unparsed', 0)} | {e.get('n_needs_judge', 0)} | {e['status']} |"
         )
+    notes = _notes(names, entries)
     if results.get("max_samples"):
-        lines += [
-            "",
+        notes.append(
             f"Evaluated on about {results['max_samples']} items per benchmark (whole groups): not comparable "
-            "with the paper.",
-        ]
-    return "\n".join(lines) + "\n"
+            "with the paper."
+        )
+    return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
+
+
+def _notes(names: list[str], entries: dict) -> list[str]:
+    notes = []
+    for name in names:
+        entry = entries[name]
+        if not entry.get("comparable", True):
+            notes.append(f"{entry['column']}: not the data the reference numbers were measured on ({NOT_COMPARABLE}).")
+        if entry.get("score_vlmevalkit") is not None:
+            notes.append(f"{entry['column']}: {_cell(name, entry['score_vlmevalkit'])} by VLMEvalKit's rule.")
+        if entry.get("n_unwinnable"):
+            notes.append(f"{entry['column']}: {entry['n_unwinnable']} items whose gold no answer can match.")
+    return notes
 
 
 def model_index(results: dict, model_name: str) -> list[dict]:
@@ -133,16 +119,16 @@ def model_index(results: dict, model_name: str) -> list[dict]:
             {
                 "task": {"type": "image-text-to-text", "name": "Visual reasoning"},
                 "dataset": {
-                    "name": benchmark.column,
+                    "name": entry.get("column", benchmark.column),
                     "type": benchmark.hub_repo,
                     "config": benchmark.hub_subset,
                     "split": benchmark.splits[0] if len(benchmark.splits) == 1 else "+".join(benchmark.splits),
                 },
                 "metrics": [
                     {
-                        "type": "accuracy" if name not in METRIC_NAMES else name,
+                        "type": "accuracy" if benchmark.metric_name == "accuracy" else name,
                         "value": round(entry["score"], 2),
-                        "name": METRIC_NAMES.get(name, "accuracy"),
+                        "name": benchmark.metric_name,
                     }
                 ],
                 "source": {
@@ -152,3 +138,14 @@ def model_index(results: dict, model_name: str) -> list[dict]:
             }
         )
     return [{"name": model_name, "results": entries}]
+
+
+def finite_json(value):
+    """`value` with NaN/inf floats as None (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_json(v) for v in value]
+    return value

@@ -379,7 +379,7 @@ def test_mmvet_without_judge_is_not_scored():
 def test_bad_rows_name_benchmark_row_and_field():
     from eval_tasks.tasks import prompt_with_context
 
-    with pytest.raises(ValueError, match=r"mmstar: row 3: missing field 'index'"):
+    with pytest.raises(ValueError, match=r"mmstar: row 3: missing column 'index'"):
         prompt_with_context("mmstar", {"__index": 3, "question": "q", "image": IMAGE})
     bad_choice = {**mathvista_row("9", "multi_choice", "text", "9", ["1", "2"]), "__index": 0}
     with pytest.raises(ValueError, match=r"mathvista: row 0: answer '9' is not one of the choices"):
