@@ -23,7 +23,7 @@ from functools import lru_cache
 from reward_funcs.grading import gold as _gold_module
 from reward_funcs.grading import options as _options_module
 from reward_funcs.grading.extraction import extract_answer
-from reward_funcs.grading.gold import ANSWER_KINDS, LIST_SPLIT_RE, Gold, parse_gold
+from reward_funcs.grading.gold import ANSWER_KINDS, ITEM_COMMA_RE, LIST_SPLIT_RE, Gold, parse_gold
 from reward_funcs.grading.maths import looks_like_math, math_equal, math_matches
 from reward_funcs.grading.numbers import Number, number_in_sentence, numbers_match, parse_number
 from reward_funcs.grading.options import extract_choice, extract_choices, extract_yes_no, parse_options
@@ -93,7 +93,15 @@ def _grade_text(pred: str, gold: Gold) -> bool:
 
 
 def _grade_list(pred: str, gold: Gold, timeout: float) -> bool:
-    parts = [part for part in LIST_SPLIT_RE.split(strip_wrappers(pred).strip("[]() ")) if part]
+    pred = strip_wrappers(pred)
+    if gold.ordered:  # a bracketed sequence: the same brackets or none, the items in order
+        if (pred[:1] in "([" or pred[-1:] in ")]") and not (pred.startswith("[") and pred.endswith("]")):
+            return False
+        parts = [part for part in ITEM_COMMA_RE.split(pred.strip("[] ")) if part.strip()]
+        return len(parts) == len(gold.items) and all(
+            _grade_parsed(part.strip(), item, timeout) for part, item in zip(parts, gold.items)
+        )
+    parts = [part for part in LIST_SPLIT_RE.split(pred.strip("[]() ")) if part]
     if len(parts) != len(gold.items):
         return False
     unmatched = list(gold.items)  # order-insensitive, each item by its own kind

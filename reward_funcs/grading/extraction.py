@@ -1,5 +1,11 @@
-"""Where the final answer of a completion is: the last `<answer>...</answer>` after the reasoning, else the last
-`\\boxed{...}`, else a trailing "the answer is X". Nothing else is guessed, and text inside `<think>` never counts."""
+"""Where the final answer of a completion is.
+
+In order: the last `<answer>...</answer>` after the reasoning, else the last `\\boxed{...}`, else the phrase after the
+last answer marker ("the answer is X", "Final answer: X", `答案是X`, `所以选X`) up to the end of its sentence (an
+explanation after it may name other options; a self-correction after it ("wait", "actually") voids it). With
+`prose=True` (evaluation of untagged outputs) also the concluding statement of the text: "So the perimeter is 40.",
+"The area of the shape is 16 unit squares." Nothing else is guessed, and text inside `<think>` never counts.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,43 @@ import re
 
 from reward_funcs.grading.text import MAX_COMPLETION_CHARS, last_boxed
 
-_TRAILING_ANSWER_RE = re.compile(
-    r"(?:final\s+answer|answer)\s*(?:is|:|=)\s*:?\s*([^\n]{1,300}?)\s*[.!]?\s*$", re.IGNORECASE
+MARKER_TAIL_CHARS = 3_000  # answer markers are looked for in this tail of the answer region
+MAX_PHRASE_CHARS = 300
+
+# The English markers need a word boundary before them ("answer:" but not "reanswer:"); the Chinese ones do not.
+_MARKER_RE = re.compile(
+    r"\b(?:(?:final|correct|right|best|the)\s+)?answer\s*(?:\((?:s|es)\)\s*)?"
+    r"(?:(?:is|would\s+be|should\s+be|must\s+be|will\s+be|=)\b\s*:?|[:：=])"
+    r"|\b(?:correct|right|best|final)\s+(?:option|choice)\s+(?:is|would\s+be|should\s+be|must\s+be)\b\s*:?"
+    r"|\b(?:I\s+(?:would\s+)?|I'd\s+)?(?:choose|select|pick)\s+(?=(?:option\s+)?\(?[A-J]\)?(?:[\s.,;:!)]|$))"
+    r"|答案\s*(?:应该?|应当)?\s*(?:是|为|选|[:：])"
+    r"|正确(?:的)?(?:答案|选项)\s*(?:应该?)?\s*(?:是|为|[:：])"
+    r"|(?:所以|因此|故|因而|综上所述?|应)\s*[，,]?\s*(?:应该?|应当)?\s*选(?:择)?",
+    re.IGNORECASE,
+)
+# Where the answer phrase after a marker ends: a line break, the end of a sentence (not a decimal point), a Chinese
+# clause mark, or an English clause that starts explaining.
+_PHRASE_END_RE = re.compile(
+    r"\n|[.!?](?=\s|$)|[。！？；，]|,\s*(?:because|since|as|which|so|given|this|that|where|while)\b"
+    r"|\s(?:because|since|but|which\s+is\s+(?:why|because))\b|\s[-–—]\s"
+)
+# A self-correction after the marker: the marked answer is not the final one.
+_CORRECTION_RE = re.compile(
+    r"\b(?:wait|actually|on second thought|correction|let me (?:re-?)?(?:check|verify|reconsider|recalculate))\b"
+    r"|重新|不对",
+    re.IGNORECASE,
+)
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+_CONCLUSION_START_RE = re.compile(
+    r"^(?:so|therefore|thus|hence|consequently|in conclusion|in summary|as a result|overall|finally|所以|因此|故|综上)"
+    r"(?:\b|(?=[,，\s]))",
+    re.IGNORECASE,
+)
+# "<subject> is <value>": the value after the last copula of a sentence; a short value only.
+_STATEMENT_RE = re.compile(
+    r"^(?P<subject>.{0,300}?)(?:\b(?:is|are|was|were|equals?|becomes|gives)\s+|\s*[=≈]\s*|(?:是|为|等于)\s*)"
+    r"(?P<value>(?:(?!\b(?:is|are|was|were|equals?)\b)[^=≈]){1,60}?)\s*[.!。]?$",
+    re.IGNORECASE,
 )
 
 
@@ -34,9 +75,50 @@ def _last_tag_content(text: str, tag: str) -> str | None:
     return text[opening + len(tag) + 2 : close]
 
 
-def extract_answer(text: str | None) -> str | None:
+def answer_phrase(text: str | None) -> str | None:
+    """The answer stated after the last answer marker of a text, up to the end of its sentence: "B" from "The
+    answer is B. A and C do not fit", "(B) A catastrophic flood" from "The answer is (B) A catastrophic flood.", "B"
+    from `所以选B`. None without a marker, with an empty phrase, or when the text corrects itself after it."""
+    if not text:
+        return None
+    tail = text[-MARKER_TAIL_CHARS:]
+    last = None
+    for last in _MARKER_RE.finditer(tail):  # noqa: B007 - the last match is the one wanted
+        pass
+    if last is None:
+        return None
+    rest = tail[last.end() :].lstrip(" \t*:：")
+    end = _PHRASE_END_RE.search(rest)
+    phrase = rest[: end.start()] if end else rest
+    after = rest[end.start() :] if end else ""
+    phrase = phrase[:MAX_PHRASE_CHARS].strip().strip("*").strip()
+    if not phrase or _CORRECTION_RE.search(after):
+        return None
+    return phrase
+
+
+def final_statement(text: str | None) -> str | None:
+    """The value a prose answer concludes with: the value of its last "<subject> is <value>" sentence, when that
+    sentence ends the text or starts with a conclusion ("So", "Therefore", `所以`) and only sentences without a
+    statement follow it ("I hope this helps!"). "16 unit squares" from "The area of the shape is 16 unit squares."."""
+    if not text:
+        return None
+    sentences = [s.strip() for s in _SENTENCE_SPLIT_RE.split(text[-MARKER_TAIL_CHARS:]) if s.strip()]
+    for position, sentence in enumerate(reversed(sentences)):
+        match = _STATEMENT_RE.match(sentence[-400:])
+        if not match:
+            continue
+        if position and not _CONCLUSION_START_RE.match(sentence):
+            return None
+        value = match.group("value").strip().strip("*").strip()
+        return value or None
+    return None
+
+
+def extract_answer(text: str | None, *, prose: bool = False) -> str | None:
     """The final answer of a completion: the last <answer>...</answer> after the reasoning, else the last
-    \\boxed{...}, else a trailing "the answer is X"; None when there is none."""
+    \\boxed{...}, else the phrase after the last answer marker; with `prose`, else the concluding statement
+    (`final_statement`). None when there is none."""
     if not text:
         return None
     text = text[-MAX_COMPLETION_CHARS:]
@@ -49,8 +131,7 @@ def extract_answer(text: str | None) -> str | None:
     found = last_boxed(region)
     if found is not None:
         return found.strip() or None
-    tail = region.rstrip()[-400:]
-    match = _TRAILING_ANSWER_RE.search(tail)
-    if match:
-        return match.group(1).strip() or None
-    return None
+    phrase = answer_phrase(region.rstrip())
+    if phrase is not None or not prose:
+        return phrase
+    return final_statement(region.rstrip())

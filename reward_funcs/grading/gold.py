@@ -26,10 +26,13 @@ class Gold:
     options: tuple[tuple[str, str], ...] = ()  # choice: (letter, text) pairs known for the question
     number: Number | None = None
     items: tuple[Gold, ...] = ()  # list: one Gold per item
+    ordered: bool = False  # list: a bracketed sequence ("[2007, 2008]"), compared in order
     text: str = ""  # normalised text
 
 
 _GOLD_LETTERS_RE = re.compile(r"[A-J](?:\s*(?:,|;|and|&|\s)\s*[A-J])+|[A-J]{2,10}")
+_BRACKETED_LIST_RE = re.compile(r"\[([^\[\](){}\\]{1,400},[^\[\](){}\\]{0,400})\]")
+ITEM_COMMA_RE = re.compile(r",(?!\d{3}(?!\d))")  # a comma between items, not a thousands separator
 LIST_SPLIT_RE = re.compile(r"\s*(?:;|,(?!\d{3}(?!\d))|\band\b|&)\s*")
 
 
@@ -70,9 +73,16 @@ def _parse_gold_cached(raw: str, question_type: str | None, options: tuple[tuple
     yes_no = normalize_text(answer)
     if yes_no in ("yes", "no"):
         return Gold(raw, "yes_no", answer, text=yes_no)
-    number = parse_number(answer)
+    number = parse_number(answer, ratio=False)
     if number is not None:
         return Gold(raw, "number", answer, number=number)
+    bracketed = _BRACKETED_LIST_RE.fullmatch(answer)
+    if bracketed:  # "[2007, 2008]", "[0, 2, 0, 2, 1]": a sequence (MathVista's list answers), not an interval
+        items = tuple(
+            _parse_gold_cached(part, None, ()) for part in ITEM_COMMA_RE.split(bracketed.group(1)) if part.strip()
+        )
+        if len(items) >= 2:
+            return Gold(raw, "list", answer, items=items, ordered=True)
     if looks_like_math(answer):
         return Gold(raw, "math", answer, text=canonical_math(answer))
     parts = [part for part in LIST_SPLIT_RE.split(answer) if part]

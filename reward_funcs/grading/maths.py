@@ -85,7 +85,7 @@ def math_equal(gold: str, pred: str) -> bool:
         return False
     if verify(gold_parsed, pred_parsed, timeout_seconds=2):
         return True
-    gold_number, value = parse_number(gold), pred_parsed[0]
+    gold_number, value = parse_number(gold, ratio=False), pred_parsed[0]
     if gold_number is None or not isinstance(value, Expr) or value.free_symbols:
         return False
     numeric = complex(value.evalf(20))

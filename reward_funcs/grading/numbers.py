@@ -26,6 +26,14 @@ _CLEAN_NUMBER_RE = re.compile(
     r"(?P<unit>\^?\{?\\circ\}?|°|[A-Za-zµ]{1,15}(?:\^?\{?[23]\}?|²|³)?(?:/[A-Za-z]{1,5})?)?",
     re.IGNORECASE,
 )
+# "2.718 (approximately)", "3.14 (rounded to two decimal places)", "5 approx.": a qualifier after the number.
+_QUALIFIER_RE = re.compile(
+    r"\s*(?:\(\s*(?:approximately|approx\.?|about|roughly|estimated|rounded[^()]{0,40}|to\s+\d+\s+(?:decimal\s+places?"
+    r"|d\.?p\.?|significant\s+figures?))\s*\)|approximately|approx\.?|roughly)$",
+    re.IGNORECASE,
+)
+_RATIO_RE = re.compile(r"(\d{1,12}(?:\.\d{1,12})?)\s*:\s*(\d{1,12}(?:\.\d{1,12})?)")
+MATH_VERIFY_ROUNDING = 6  # math_verify's float_rounding: two numbers equal at 6 decimals are equal
 _SENTENCE_RE = re.compile(r"[\w\s.,!?'%$°-]{1,300}")  # plain words around a number, no code or markup
 _NUMBER_TOKEN_RE = re.compile(r"(?<![\w.])(?:" + _NUM + r")(?![\w])")
 _NOT_UNITS = {"or", "and", "to", "not", "plus", "minus", "times", "x", "of", "e", "i"}
@@ -74,11 +82,19 @@ def _to_float(token: str) -> float:
     return float(token.replace(",", "").replace("−", "-"))
 
 
-def parse_number(text: str) -> Number | None:
-    """A whole answer that is one number: "1,234.5", "25%", "$3", "12 cm", "3/4", "\\frac{1}{2}", "seven"."""
+def parse_number(text: str, *, ratio: bool = True) -> Number | None:
+    """A whole answer that is one number: "1,234.5", "25%", "$3", "12 cm", "3/4", "\\frac{1}{2}", "seven",
+    "2.718 (approximately)", and with `ratio` a ratio "1:2" (its value 0.5; golds are parsed without it, so a gold
+    "4:45" stays a clock time)."""
     text = strip_wrappers(text)
     if len(text) > 80:
         return None
+    text = _QUALIFIER_RE.sub("", text) or text
+    if ratio:
+        pair = _RATIO_RE.fullmatch(text)
+        if pair:
+            denominator = float(pair.group(2))
+            return Number(float(pair.group(1)) / denominator, decimals=6) if denominator else None
     lowered = text.lower()
     if lowered in _NUMBER_WORDS:
         return Number(float(_NUMBER_WORDS[lowered]))
@@ -106,6 +122,9 @@ def parse_number(text: str) -> Number | None:
 
 def _close(pred: float, gold: float, pred_decimals: int, gold_decimals: int) -> bool:
     if math.isclose(pred, gold, rel_tol=1e-6, abs_tol=1e-9):
+        return True
+    # math_verify's rule: equal once both are rounded to 6 decimals ("0.260870" or "0.26087" for 6/23).
+    if round(pred, MATH_VERIFY_ROUNDING) == round(gold, MATH_VERIFY_ROUNDING):
         return True
     # A more precise prediction that rounds to the gold's stated precision ("3.1416" for "3.14").
     if 0 < gold_decimals < pred_decimals:
