@@ -96,37 +96,40 @@ def evaluate(name: str, rows: list[dict]) -> dict:
 
 # Rows of each benchmark kept in the committed test slices: every answer and option format of the real data.
 def slice_rows(name: str, rows: list[dict]) -> list[dict]:
-    if name == "mathvista":
-        chosen, seen = [], set()
+    if name == "mathvista":  # up to 3 rows of each (type, answer type, choice count, precision), the duplicate choice
+        seen: dict[tuple, int] = {}
+        chosen = []
         for row in rows:
             kind = (row["question_type"], row["answer_type"], len(row["choices"] or []), row["precision"])
-            if kind not in seen or row["pid"] == "781" or (row["unit"] and len(chosen) < 40 and "unit" not in seen):
-                seen.update({kind, "unit"} if row["unit"] else {kind})
+            if seen.get(kind, 0) < 3 or row["pid"] == "781":
+                seen[kind] = seen.get(kind, 0) + 1
                 chosen.append(row)
         return chosen
-    if name == "wemath":
-        odd = {row["ID"] for row in rows if "．" in row["option"] or ";O" in row["option"] or " B. " in row["option"]
-               or "F." in row["option"] or "AB;" in row["option"] or row["answer"] == "E"}  # fmt: skip
-        plain = [row["ID"] for row in rows if row["ID"].startswith(("2steps_1", "3steps_1"))][:2]
-        keep = odd | set(plain)
+    if name == "wemath":  # whole problems (a multi-step question with its sub-problems) showing each option style
+        styles = (lambda o: "．" in o, lambda o: ";O" in o, lambda o: " B. " in o and ";B" not in o,
+                  lambda o: "; F." in o, lambda o: "AB;" in o, lambda o: ";B." in o and "; " not in o,
+                  lambda o: "; B." in o)  # fmt: skip
+        keep = {next(row["ID"] for row in rows if style(row["option"])) for style in styles}
+        keep |= {row["ID"] for row in rows if row["answer"] == "E"}
+        keep |= {rows[0]["ID"], next(row["ID"] for row in rows if row["ID"].startswith("3steps"))}
         return [row for row in rows if row["ID"] in keep]
     if name == "logicvista":
         keys = ("v1_0", "v1_8", "v1_20", "v1_26", "v1_50", "v1_75", "v1_100", "v1_150", "v1_190", "v1_200",
                 "v1_325", "v1_372", "v1_373", "v1_382")  # fmt: skip
         odd = [r["id"] for r in rows if "," in r["answer"] or r["answer"] in ("F", "G") or "A) A B)" in r["question"]]
         return [r for r in rows if r["id"] in set(keys) | set(odd)]
-    if name == "hallusionbench":
+    if name == "hallusionbench":  # a few whole sets, and a VD/VS pair sharing (subcategory, set_id)
         sets = [("VD", "math", "0"), ("VS", "chart", "0"), ("VD", "illusion", "1"), ("VS", "map", "2")]
         shared = {(r["category"], r["subcategory"], r["set_id"]) for r in rows}
-        merged = [s for s in shared if s[0] == "VS" and ("VD", s[1], s[2]) in shared][:1]
+        merged = sorted(s for s in shared if s[0] == "VS" and ("VD", s[1], s[2]) in shared)[:1]
         for key in merged:
             sets += [key, ("VD", key[1], key[2])]
         return [r for r in rows if (r["category"], r["subcategory"], r["set_id"]) in set(sets)]
-    seeds, kinds = [], {}
+    kinds = {}  # seeds of each answer type and shape (yes/no options, options up to F, text golds), all 10 variants
     for row in rows:
-        kind = (row["answer_type"], "(A) yes" in row["question"].lower(), row["ground_truth"][:1].isalpha())
-        if kind not in kinds and len(kinds) < 8:
-            kinds[kind] = row["id"]
+        question, gold = row["question"], row["ground_truth"]
+        kind = (row["answer_type"], "(A) yes" in question.lower(), "(F)" in question, gold[:1].isalpha(), "=" in gold)
+        kinds.setdefault(kind, row["id"])
     seeds = set(kinds.values())
     return [r for r in rows if r["id"] in seeds]
 
