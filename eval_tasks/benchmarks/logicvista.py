@@ -32,7 +32,7 @@ from lighteval.tasks.requests import Doc
 from eval_tasks.benchmarks import fixture_images as draw
 from eval_tasks.benchmarks.base import LETTERS, Benchmark, make_doc, mcq_prompt, task_config
 from eval_tasks.scoring import answer_text, plain_accuracy, record, unparsed
-from reward_funcs.grading import extract_choice, extract_choices
+from reward_funcs.grading import extract_choice, extract_choices, normalize_text
 
 KEYS = ("id", "skill")
 DEFAULT_LETTERS = "ABCDE"
@@ -103,13 +103,17 @@ def prompt_fn(line: dict, task_name: str = "") -> Doc:
 
 
 def read_letters(text: str, letters: str, options: dict[str, str]) -> list[str] | None:
-    """The letters an answer picks: its option labels, else letter tokens, else one option's text."""
+    """The letters an answer picks: its option labels, else one option's whole text, else letter tokens, else the
+    one option whose text it contains."""
     labelled = [letter for letter in _INLINE_LABEL.findall(text) if letter in letters]
     if labelled:
         return None if len(set(labelled)) > 1 and _HEDGE.search(text) else sorted(set(labelled))
     leading = _LEADING_LABEL.match(text.strip())
     if leading and leading.group(1) in letters:
         return [leading.group(1)]
+    exact = [letter for letter, option in options.items() if option and normalize_text(option) == normalize_text(text)]
+    if len(exact) == 1:  # the answer is one option's text ("Neither set A nor set B")
+        return exact
     found = extract_choices(text, letters)
     if found:
         return sorted(set(found))
