@@ -22,11 +22,21 @@ from functools import lru_cache
 
 from reward_funcs.grading import gold as _gold_module
 from reward_funcs.grading import options as _options_module
-from reward_funcs.grading.extraction import extract_answer
+from reward_funcs.grading.extraction import answer_phrase, extract_answer, final_statement
 from reward_funcs.grading.gold import ANSWER_KINDS, ITEM_COMMA_RE, LIST_SPLIT_RE, Gold, parse_gold
 from reward_funcs.grading.maths import looks_like_math, math_equal, math_matches
 from reward_funcs.grading.numbers import Number, number_in_sentence, numbers_match, parse_number
-from reward_funcs.grading.options import extract_choice, extract_choices, extract_yes_no, parse_options
+from reward_funcs.grading.options import (
+    extract_choice,
+    extract_choices,
+    extract_yes_no,
+    is_letter_hedge,
+    last_sentence,
+    leading_labels,
+    letter_tokens,
+    match_option_text,
+    parse_options,
+)
 from reward_funcs.grading.text import (
     DEFAULT_TIMEOUT_S,
     MAX_ANSWER_CHARS,
@@ -45,14 +55,22 @@ __all__ = [
     "Gold",
     "Number",
     "Verdict",
+    "answer_phrase",
     "clear_caches",
     "extract_answer",
     "extract_choice",
     "extract_choices",
     "extract_yes_no",
+    "final_statement",
     "grade",
+    "is_letter_hedge",
+    "last_sentence",
+    "leading_labels",
+    "letter_tokens",
+    "match_option_text",
     "math_equal",
     "normalize_text",
+    "number_in_sentence",
     "numbers_match",
     "parse_gold",
     "parse_number",

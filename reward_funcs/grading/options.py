@@ -20,7 +20,7 @@ from reward_funcs.grading.text import MAX_ANSWER_CHARS, MAX_COMPLETION_CHARS, no
 
 # "A. foo", "(A) foo", "A) foo", "A: foo" at the start of a line, after whitespace, or glued to the previous option
 # by ";" / "." / "," ("A. 300;B. 400" in WeMath, "Select from A-E.(A) Painting I" in LogicVista).
-_OPTION_RE = re.compile(r"(?:^|(?<=[\s;,.]))[\(\[]?([A-J])(?:[\)\]][.:]?|[.:])(?![;,.])\s*")
+_OPTION_RE = re.compile(r"(?:^|(?<=[\s;,.]))[\(\[]?([A-J])(?:[\)\]][.:]?|[.:])(?![ \t]*[;,.])\s*")
 _REFUSALS = ("cannot determine", "can't determine", "unable to determine", "not possible to determine", "sorry")
 _SPLIT_CHARS = str.maketrans({c: " " for c in '.()[],:;!*#{}<>"`'})  # VLMEvalKit's, plus quotes and markup
 # "A dog ..." / "I think ..." at a sentence start are words, "A is correct" is a letter.
@@ -67,7 +67,7 @@ def _parse_options_cached(text: str) -> tuple[tuple[str, str], ...]:
     options = []
     for index, match in enumerate(run):
         end = run[index + 1].start() if index + 1 < len(run) else len(text)
-        option_text = text[match.end() : end].split("\n")[0].strip().rstrip(";,").strip()
+        option_text = text[match.end() : end].split("\n")[0].strip().rstrip(" \t;,")
         options.append((match.group(1), option_text))
     return tuple(options)
 
@@ -116,7 +116,23 @@ def match_option_text(text: str, options: dict[str, str]) -> str | None:
     for letter, norm in list(hits.items()):
         if any(other != norm and f" {norm} " in f" {other} " for other in hits.values()):
             del hits[letter]
-    return next(iter(hits)) if len(hits) == 1 else None
+    if len(hits) == 1:
+        return next(iter(hits))
+    if hits:
+        return None
+    # The value of an option without its unit ("\\frac{15}{7}" for "\\frac{15}{7}cm", "40" for "40°"): exactly one.
+    bare = normalize_text(text)
+    values = [letter for letter, option in options.items() if option and _without_unit(option) == bare]
+    return values[0] if len(values) == 1 and bare else None
+
+
+_UNIT_TAIL_RE = re.compile(r"\s*(?:[a-zµ°]{1,6}|[\u4e00-\u9fff]{1,3})$")
+
+
+def _without_unit(option: str) -> str:
+    norm = normalize_text(option)
+    stripped = _UNIT_TAIL_RE.sub("", norm)
+    return stripped if stripped and any(char.isdigit() for char in stripped) else norm
 
 
 def _contradicts(letter: str, rest: str, options: dict[str, str]) -> bool:
