@@ -1,10 +1,11 @@
 """Scoring speed of the evaluation tasks on full-size synthetic prediction sets (the real sets' sizes, ~25K items).
 
-For every benchmark it generates rows in the benchmark's Hub schema (eval_tasks.fixtures) up to the real set's size,
-turns them into the items the lighteval tasks store (the prompt functions), and writes one synthetic model output per
-item: a reasoning block then the right answer, a wrong answer, a \\boxed{} answer or an unparseable ramble. It then
-times the per-item scorer plus the dataset-level aggregate (CircularEval, worst case, WeMath 4-D, ...) exactly as the
-lighteval metric calls them, in this one process.
+For every benchmark it generates rows in the benchmark's Hub schema (each benchmark file's `fixture_rows`) up to the
+real set's size, turns them into the items the tasks store (`Benchmark.read_item`), and writes one synthetic model
+output per item: a reasoning block then the right answer, a wrong answer, a \\boxed{} answer, a closing "Therefore,
+the answer is X." or an unparseable ramble. It then times the per-item scorer plus the dataset-level rule
+(`Benchmark.score_corpus`: CircularEval, worst case, WeMath 4-D, ...) as `run` and `score` call them, in this one
+process.
 
     .venv/bin/python bench/eval_scoring.py            # full sizes (target: all benchmarks in under 60 s, one core)
     .venv/bin/python bench/eval_scoring.py --quick    # a tenth of each set
@@ -12,7 +13,6 @@ lighteval metric calls them, in this one process.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import random
@@ -22,13 +22,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dataclasses import dataclass, field  # noqa: E402
+
+from transformers import HfArgumentParser  # noqa: E402
+
+from eval_tasks.benchmarks import BENCHMARKS  # noqa: E402
 from eval_tasks.fixtures import benchmark_rows  # noqa: E402
-from eval_tasks.scoring import SCORERS, number_value  # noqa: E402
-from eval_tasks.tasks import BENCHMARKS  # noqa: E402
+from eval_tasks.scoring import number_value  # noqa: E402
 
 TARGET_SECONDS = 60.0
 # Groups (or items) to generate so the set reaches the real size: (groups, rows per group on average).
-ROWS_PER_GROUP = {"dynamath": 10, "wemath": 3.5, "mmbench": 4, "hallusionbench": 4, "mme": 2}
+ROWS_PER_GROUP = {"dynamath": 10, "wemath": 3.5, "mmbench": 3, "hallusionbench": 4, "mme": 2}
 REASONING = (
     "Let me look at the figure carefully. I first identify every object and its colour, then I count them one by "
     "one and check the count twice, because overlapping shapes are easy to miss. The question asks for a single "
@@ -92,8 +96,10 @@ def completion(name: str, item: dict, rng: random.Random) -> str:
         return f"<think>{REASONING}</think><answer>{gold_text(name, item)}</answer>"
     if roll < 0.85:
         return f"<think>{REASONING}</think><answer>{wrong_text(name, item)}</answer>"
-    if roll < 0.93:
+    if roll < 0.90:
         return f"{REASONING} So the final result is \\boxed{{{gold_text(name, item)}}}."
+    if roll < 0.95:
+        return f"{REASONING} Therefore, the answer is {gold_text(name, item)}."
     return REASONING + " I am not sure what the image shows."
 
 
@@ -108,16 +114,19 @@ def prediction_set(name: str, scale: float, seed: int = 0) -> list[tuple[str, di
     items = []
     for split in benchmark.splits:
         for row in splits[split]:
-            if benchmark.hf_filter is None or benchmark.hf_filter(row):
-                item = diversify(name, benchmark.prompt_function(row, benchmark.task_name).specific, rng)
+            if benchmark.row_filter is None or benchmark.row_filter(row):
+                item = diversify(name, benchmark.read_item(row), rng)
                 items.append((completion(name, item, rng), item))
     return items
 
 
+@dataclass
+class Arguments:
+    quick: bool = field(default=False, metadata={"help": "Score a tenth of every set."})
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="Score a tenth of every set.")
-    args = parser.parse_args()
+    (args,) = HfArgumentParser(Arguments, description=__doc__).parse_args_into_dataclasses()
     scale = 0.1 if args.quick else 1.0
 
     print("generating prediction sets ...", flush=True)
@@ -125,10 +134,10 @@ def main() -> int:
     print(f"{'benchmark':15s} {'items':>7s} {'seconds':>8s} {'items/s':>9s} {'score':>8s} {'unparsed':>8s}")
     total_items, total_seconds = 0, 0.0
     for name, items in sets.items():
-        score_item, aggregate = SCORERS[name]
+        benchmark = BENCHMARKS[name]
         start = time.perf_counter()
-        records = [score_item(text, item) for text, item in items]
-        result = aggregate(records)
+        records = [benchmark.score(text, item) for text, item in items]
+        result = benchmark.score_corpus(records)
         seconds = time.perf_counter() - start
         total_items += len(items)
         total_seconds += seconds
