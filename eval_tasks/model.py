@@ -64,6 +64,16 @@ def benchmark_of(doc: Doc) -> str:
     return doc.task_name.split("|")[0].removeprefix("wethink_")
 
 
+def generation_request(doc: Doc, budgets: dict[str, PixelBudget], max_new_tokens: int) -> GenerationRequest:
+    """The chat messages of one item, its images resized to its task's budget (`"*"` unless the task has its own)."""
+    budget = budgets.get(benchmark_of(doc), budgets["*"])
+    images = [resize(image, budget) for image in (doc.images or [])]
+    return GenerationRequest(
+        messages=build_messages(doc.query, images, doc.instruction),
+        max_new_tokens=min(max_new_tokens, doc.generation_size or max_new_tokens),
+    )
+
+
 class _NoSampleCache:
     """lighteval's sample cache cannot read VLM responses back (lighteval 0.13); predictions.jsonl is this model's
     cache. The Pipeline only registers its task registry with it."""
@@ -104,12 +114,7 @@ class WeThinkModel(LightevalModel):
         return 32768
 
     def request(self, doc: Doc) -> GenerationRequest:
-        budget = self.budgets.get(benchmark_of(doc), self.budgets["*"])
-        images = [resize(image, budget) for image in (doc.images or [])]
-        return GenerationRequest(
-            messages=build_messages(doc.query, images, doc.instruction),
-            max_new_tokens=min(self.config.max_new_tokens, doc.generation_size or self.config.max_new_tokens),
-        )
+        return generation_request(doc, self.budgets, self.config.max_new_tokens)
 
     def greedy_until(self, docs: list[Doc]) -> list[ModelResponse]:
         keys = [(benchmark_of(doc), int(doc.id)) for doc in docs]

@@ -136,5 +136,11 @@ def build_varied_tiny_model(source_dir: Path, output_dir: Path, std: float = 0.3
     model.generation_config.eos_token_id = [
         tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")
     ]
+    # Never emit <|im_start|> or the vision/video placeholders (a trained Qwen does not): `transformers serve`'s Qwen
+    # response parser keeps them in the content, where an in-process decode skips special tokens.
+    placeholders = ("<|im_start|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>")
+    model.generation_config.suppress_tokens = [
+        tokenizer.convert_tokens_to_ids(t) for t in (*placeholders, "<|video_pad|>")
+    ]
     model.save_pretrained(output_dir)
     return Path(output_dir)
