@@ -148,4 +148,3 @@ def convert_tsv(benchmark, tsv: Path, folder: Path) -> Path:
         dataset.to_parquet(str(folder / "data" / f"{split}-00000-of-00001.parquet"))
     marker.write_text(f"{tsv.resolve()}:{tsv.stat().st_mtime_ns}")
     return folder
-
