@@ -34,6 +34,7 @@ from reward_funcs.grading import (  # noqa: E402
     extract_choices,
     extract_yes_no,
     grade,
+    number_in_sentence,
     parse_number,
     parse_options,
 )
@@ -207,12 +208,11 @@ def mathvista_rule_verdict(row: dict) -> bool | None:
         return None if len(response) > 32 else grade(response, row["answer"])
     if row["answer_type"] in ("integer", "float"):
         number = parse_number(extracted)
-        if number is None:
+        value = number.value if number else number_in_sentence(extracted)
+        if value is None:
             return None
-        if row["answer_type"] == "integer":
-            return number.value == int(row["answer"])
-        digits = int(row.get("precision") or 0)
-        return round(number.value, digits) == round(float(row["answer"]), digits)
+        digits = int(row.get("precision") or 0) if row["answer_type"] == "float" else 0
+        return round(value, digits) == round(float(row["answer"]), digits)
     return grade(extracted, row["answer"])
 
 
@@ -220,6 +220,7 @@ def mathvista_responses(folder: Path) -> None:
     print("\nMathVista published responses vs the official verdict (true_false):")
     print("| model | responses | rules decide | agree with official | unparsed |")
     print("|---|---:|---:|---:|---:|")
+    totals = [0, 0, 0]
     for path in sorted(folder.glob("**/output_*.json")):
         rows = json.loads(path.read_text())
         if not isinstance(rows, dict) or not all("true_false" in row for row in rows.values()):
@@ -229,6 +230,10 @@ def mathvista_responses(folder: Path) -> None:
         agree = sum(ours == official for ours, official in decided)
         share = f"{agree / len(decided):.1%}" if decided else "n/a"
         print(f"| {path.stem} | {len(verdicts)} | {len(decided)} | {share} | {len(verdicts) - len(decided)} |")
+        totals = [totals[0] + len(verdicts), totals[1] + len(decided), totals[2] + agree]
+    if totals[1]:
+        share = f"{totals[2] / totals[1]:.1%}"
+        print(f"| all | {totals[0]} | {totals[1]} | {share} ({totals[2]}) | {totals[0] - totals[1]} |")
 
 
 def main() -> None:

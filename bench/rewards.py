@@ -16,16 +16,17 @@ at least 2x TRL's throughput on the math subset with at least TRL's agreement wi
 
 from __future__ import annotations
 
-import argparse
 import logging
 import random
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import gcd
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from transformers import HfArgumentParser  # noqa: E402
 
 from reward_funcs import get_reward_funcs, grading, sandbox  # noqa: E402
 
@@ -309,14 +310,17 @@ def agreement(scores: list[float | None], labels: list[bool]) -> float:
     return sum((score == 1.0) == label for score, label in zip(scores, labels)) / len(labels)
 
 
+@dataclass
+class Args:
+    completions: int = field(default=10_000, metadata={"help": "Total completions."})
+    group_size: int = field(default=8, metadata={"help": "Rollouts per prompt."})
+    seed: int = field(default=0, metadata={"help": "Seed of the generated batch."})
+    warmup: int = field(default=2000, metadata={"help": "Warm-up completions graded by both sides first."})
+    examples: int = field(default=4, metadata={"help": "Disagreement examples shown per direction."})
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--completions", type=int, default=10_000, help="Total completions (default 10000).")
-    parser.add_argument("--group-size", type=int, default=8, help="Rollouts per prompt (default 8).")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--warmup", type=int, default=2000, help="Warm-up completions graded by both sides first.")
-    parser.add_argument("--examples", type=int, default=4, help="Disagreement examples shown per direction.")
-    args = parser.parse_args()
+    (args,) = HfArgumentParser(Args).parse_args_into_dataclasses()
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("reward_funcs.rewards").setLevel(logging.ERROR)  # descriptive rows: "no judge" notice
 

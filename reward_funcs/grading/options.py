@@ -49,16 +49,19 @@ NEAR_END_TOKENS = 4  # VLMEvalKit: a lone letter counts when it is among the las
 
 
 def _option_run(text: str) -> list[re.Match]:
-    """The label matches of an option listing: consecutive letters from A (a stray "B." or an "A" used as a word is
-    not a listing); [] when fewer than two."""
+    """The label matches of the last option listing of a text: consecutive letters from A (a stray "B." or an "A"
+    used as a word is not a listing); [] when there is none of two or more."""
     run: list[re.Match] = []
+    last_listing: list[re.Match] = []  # the last run of two or more (a truncated echo "(A) 150°\n(" ends none)
     for match in _OPTION_RE.finditer(text):
         expected = chr(ord("A") + len(run))
         if match.group(1) == expected:
             run.append(match)
         elif match.group(1) == "A":
             run = [match]
-    return run if len(run) >= 2 else []
+        if len(run) >= 2:
+            last_listing = run
+    return last_listing
 
 
 @lru_cache(maxsize=4096)
