@@ -42,14 +42,16 @@ def present(value) -> bool:
     return text != "" and text.lower() != "nan"
 
 
-def answer_text(completion: str) -> tuple[str, bool]:
+def answer_text(completion: str, *, prose: bool = False) -> tuple[str, bool]:
     """The part of a completion that holds the answer, and whether it was explicitly marked as the answer.
 
-    Reasoning outputs carry it in <answer>...</answer> (or a last \\boxed{}, or a closing "the answer is X"); other
-    outputs are read whole, with any <think> block removed so that letters inside the reasoning are not taken.
+    Reasoning outputs carry it in <answer>...</answer> (or a last \\boxed{}, or a closing "the answer is X"; with
+    `prose`, also the value a closing statement gives: "so the perimeter is 40"); other outputs are read whole, with
+    any <think> block removed so that letters inside the reasoning are not taken (option and yes/no reading work on
+    the whole text, as the reference does).
     """
     completion = (completion or "")[-MAX_COMPLETION_CHARS:]
-    extracted = extract_answer(completion)
+    extracted = extract_answer(completion, prose=prose)
     if extracted is not None:
         return extracted.strip(), True
     return _THINK_BLOCK.sub(" ", completion).strip(), False
@@ -57,7 +59,7 @@ def answer_text(completion: str) -> tuple[str, bool]:
 
 def free_form_prediction(completion: str) -> str | None:
     """The answer of a free-form item, or None when the output states none (long text with no marked answer)."""
-    text, explicit = answer_text(completion)
+    text, explicit = answer_text(completion, prose=True)
     if explicit or (text and len(text) <= MAX_BARE_ANSWER_CHARS):
         return text
     return None

@@ -505,3 +505,15 @@ def test_mmbench_nan_cells_and_l2_category():
     doc = BENCHMARKS["mmbench"].prompt_function(hub[0], "wethink_mmbench")
     assert "nan" not in doc.query and "Hint" not in doc.query and "C. cow" in doc.query
     assert doc.specific["l2_category"] == "logic" and list(doc.specific["options"]) == ["A", "B", "C"]
+
+
+def test_free_form_answers_stated_in_a_closing_sentence_are_read_hedges_are_not_right():
+    row = mathvista_row("8", "free_form", "integer", "40")
+    records, _ = score("mathvista", [
+        (row, "The sides are 10, 12, 8 and 10. Adding them up, so the perimeter is 40."),
+        (row, "The sides add up to something between 38 and 44, so the perimeter is 40 or 42."),
+        (row, "I looked at the figure for a long time but could not work it out, sorry about that."),
+    ])  # fmt: skip
+    assert (records[0]["correct"], records[0]["extracted"]) == (True, "40")
+    assert not records[1]["correct"]
+    assert records[2]["status"] == "unparsed"

@@ -108,7 +108,7 @@ def short_answer(completion: str) -> str | None:
     short = parse_json_answer(completion)
     if short is not None:
         return short
-    text, explicit = answer_text(completion)
+    text, explicit = answer_text(completion, prose=True)
     return text if text and (explicit or len(text) <= MAX_BARE_ANSWER_CHARS) else None
 
 
