@@ -104,6 +104,8 @@ def score_predictions(
 
     Rows the benchmark does not evaluate (its row filter: MathVerse keeps Vision Only, HallusionBench the rows with
     a figure) are skipped. A row without a completion (or with None: a failed generation) is scored as unparsed.
+    The result is "partial" (kept out of the model-index) when a completion is missing or fewer rows than the full
+    set were scored.
     Returns {"entry": the results.json entry of the task, "items": one dict per scored row}; the entry's
     `predictions` counts and names missing, out-of-range and filtered-row predictions.
     """
@@ -121,7 +123,8 @@ def score_predictions(
         scored["row"] = index
         records.append(scored)
     aggregated = benchmark.score_corpus(records, judge)
-    entry = benchmark_result(task, aggregated, partial=bool(missing))
+    expected = benchmark.expected_size(aggregated)
+    entry = benchmark_result(task, aggregated, partial=bool(missing) or expected not in (None, len(records)))
     out_of_range = sorted(r for r in completions_by_row if not 0 <= r < len(rows))
     filtered_with_prediction = [r for r in filtered if r in completions_by_row]
     entry["predictions"] = {

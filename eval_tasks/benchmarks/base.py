@@ -84,6 +84,8 @@ class Benchmark:
     reference_rule_metric: str | None = None
     # (column label, reference cells comparable) from the aggregate; default: (column, True).
     label: Callable[[dict], tuple[str, bool]] | None = None
+    # Full-set size by the aggregate, where the data may be another release than the Hub default's (MMBench v1.1).
+    size_of: Callable[[dict], int | None] | None = None
     moved_from: str | None = None  # the Hub id before the repo moved (the old id redirects)
     # What decontamination compares with training items: the question text and the image column(s).
     question_column: str = "question"
@@ -109,6 +111,10 @@ class Benchmark:
             raise RowError(f"{where or self.name}: row {_row(line, row)}: missing column {error}") from error
         except (ValueError, TypeError, AttributeError, SyntaxError) as error:
             raise RowError(f"{where or self.name}: row {_row(line, row)}: {error}") from error
+
+    def expected_size(self, metrics: dict) -> int | None:
+        """Items of the full set the scored data should have; None where it is not known (another release)."""
+        return self.size_of(metrics) if self.size_of else self.size
 
     def column_label(self, metrics: dict) -> tuple[str, bool]:
         return self.label(metrics) if self.label else (self.column, True)
