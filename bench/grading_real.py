@@ -6,7 +6,7 @@
    the gold rendered in the shapes models write (tagged `<answer>X</answer>`, a boxed answer, and prose: "Therefore,
    the answer is X.", an explanation naming other letters after the answer, "The answer is (B) <option text>",
    Chinese `答案是B` / `所以选B`, a concluding "so the <quantity> is X."), read the way an evaluation reads an
-   untagged output (`extract_answer(..., prose=True)`, else the whole text) and graded: every winnable gold must
+   untagged output (closed answers: `extract_answer(..., markers=False)`, else the whole text; free-form: `extract_answer(..., prose=True)`) and graded: every winnable gold must
    read as correct. Unwinnable golds (a LogicVista answer that is not an option letter) are counted apart.
 2. Real responses (optional, `--mathvista-results`: a folder of MathVista's published `output_*.json` files, e.g.
    `results/` of github.com/lupantech/MathVista): the rules' verdict against the official `true_false` where the
@@ -160,7 +160,7 @@ def read(completion: str, item: Item) -> bool | None:
     """The verdict an evaluation gives an output (True / False; None when no answer could be read), read the way
     the grading core is meant to be called: closed answers from the tagged answer or else the whole output (the
     readers find answer markers and last sentences themselves), free-form answers via `extract_answer(prose=True)`."""
-    tagged = extract_answer(completion)
+    tagged = extract_answer(completion, markers=False)
     text = tagged if tagged is not None else _THINK_RE.sub(" ", completion).strip()
     if item.kind == "choice":
         letter = extract_choice(text, item.options)
@@ -195,11 +195,11 @@ def mathvista_rule_verdict(row: dict) -> bool | None:
     """MathVista's rules (spec: MC by option reading; integer: int equality; float: equality at the stated
     precision; list/text: the grading core) on a raw response; None when unparsed."""
     response = row.get("response") or ""
-    if row["question_type"] == "multi_choice":
-        item = Item(
-            "MathVista", "choice", LETTERS[row["choices"].index(row["answer"])], dict(zip(LETTERS, row["choices"]))
-        )
-        return read(response, item)
+    if row["question_type"] == "multi_choice":  # compared by text: a few questions list the gold twice
+        options = dict(zip(LETTERS, row["choices"]))
+        tagged = extract_answer(response, markers=False)
+        letter = extract_choice(tagged if tagged is not None else _THINK_RE.sub(" ", response), options)
+        return None if letter is None else options[letter] == row["answer"]
     try:
         extracted = extract_answer(response, prose=True)
     except TypeError:

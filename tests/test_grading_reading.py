@@ -32,7 +32,7 @@ REASONING = "In the figure, triangle DEF has a right angle at E and point A lies
 
 def read_choice(completion: str, options: dict[str, str]) -> str | None:
     """How an evaluation reads a closed answer: the tagged answer, else the whole output."""
-    tagged = extract_answer(completion)
+    tagged = extract_answer(completion, markers=False)
     return extract_choice(tagged if tagged is not None else completion, options)
 
 
@@ -141,7 +141,7 @@ def test_logicvista_multi_letter_and_unwinnable_golds():
             f"The answers are {' and '.join(gold)}. The others break the rule.",
             f"{REASONING}\nAnswer: {''.join(gold)}",
         ):
-            text = extract_answer(completion) or completion
+            text = extract_answer(completion, markers=False) or completion
             assert extract_choices(text, "ABCDE") == gold, completion
     # Golds that are no option letter ("", "3", "F" and "G" with options A-E) are reported by the caller, never won.
     unwinnable = [row["answer"] for row in REAL["logicvista"] if not re.fullmatch(r"[A-J](, [A-J])*", row["answer"])]
@@ -326,3 +326,14 @@ def test_number_parsing_helpers():
     assert number_in_sentence("There are 7 apples in the basket") == 7
     assert number_in_sentence("between 3 and 4") is None
     assert parse_gold("[2007, 2008]").kind == "list" and parse_gold("[0, 1)").kind == "math"
+
+
+def test_closed_answers_see_past_the_marker():
+    """`extract_answer(markers=False)` keeps only tags and boxes, so the closed-answer readers get the whole output
+    and can see a conclusion that contradicts the marked letter."""
+    response = "The correct answer is (B).\n\nPC = PD = 4, CD = 8.\n\nTherefore, the perimeter is 4 + 8 + 4 = **16**."
+    options = {"A": "8", "B": "12", "C": "16", "D": "20"}
+    assert extract_answer(response) == "(B)" and extract_answer(response, markers=False) is None
+    assert extract_choice(response, options) is None  # B stated, C concluded: self-contradicting
+    assert extract_choice("The answer is (C) 16. So the perimeter is 16.", options) == "C"
+    assert extract_answer(f"{THINK}<answer>B</answer>", markers=False) == "B"

@@ -45,6 +45,13 @@ _CONCLUSION_START_RE = re.compile(
     r"(?:\b|(?=[,，\s]))",
     re.IGNORECASE,
 )
+# Closing pleasantries and questions after the answer: not statements ("I hope this is helpful!", "Is there anything
+# else I can help you with?").
+_NOT_A_STATEMENT_RE = re.compile(
+    r"^(?:I\s+hope|hope\s+this|let\s+me\s+know|please\s+let|feel\s+free|is\s+there\s+anything|do\s+you\s+have|"
+    r"if\s+you\s+have|thank)|\?\s*$",
+    re.IGNORECASE,
+)
 # "<subject> is <value>": the value after the last copula of a sentence; a short value only.
 _STATEMENT_RE = re.compile(
     r"^(?P<subject>.{0,300}?)(?:\b(?:is|are|was|were|equals?|becomes|gives)\s+|\s*[=≈]\s*|(?:是|为|等于)\s*)"
@@ -75,26 +82,31 @@ def _last_tag_content(text: str, tag: str) -> str | None:
     return text[opening + len(tag) + 2 : close]
 
 
+def answer_phrase_at(text: str | None) -> tuple[str | None, int]:
+    """`answer_phrase` and the index in `text` where the phrase ends (len(text) when there is none)."""
+    if not text:
+        return None, 0
+    offset = max(0, len(text) - MARKER_TAIL_CHARS)
+    last = None
+    for last in _MARKER_RE.finditer(text, offset):  # noqa: B007 - the last match is the one wanted
+        pass
+    if last is None:
+        return None, len(text)
+    start = last.end() + len(text[last.end() :]) - len(text[last.end() :].lstrip(" \t*:："))
+    rest = text[start:]
+    end = _PHRASE_END_RE.search(rest)
+    phrase_end = start + (end.start() if end else len(rest))
+    phrase = text[start:phrase_end][:MAX_PHRASE_CHARS].strip().strip("*").strip()
+    if not phrase or _CORRECTION_RE.search(text, phrase_end):
+        return None, len(text)
+    return phrase, phrase_end
+
+
 def answer_phrase(text: str | None) -> str | None:
     """The answer stated after the last answer marker of a text, up to the end of its sentence: "B" from "The
     answer is B. A and C do not fit", "(B) A catastrophic flood" from "The answer is (B) A catastrophic flood.", "B"
     from `所以选B`. None without a marker, with an empty phrase, or when the text corrects itself after it."""
-    if not text:
-        return None
-    tail = text[-MARKER_TAIL_CHARS:]
-    last = None
-    for last in _MARKER_RE.finditer(tail):  # noqa: B007 - the last match is the one wanted
-        pass
-    if last is None:
-        return None
-    rest = tail[last.end() :].lstrip(" \t*:：")
-    end = _PHRASE_END_RE.search(rest)
-    phrase = rest[: end.start()] if end else rest
-    after = rest[end.start() :] if end else ""
-    phrase = phrase[:MAX_PHRASE_CHARS].strip().strip("*").strip()
-    if not phrase or _CORRECTION_RE.search(after):
-        return None
-    return phrase
+    return answer_phrase_at(text)[0]
 
 
 def final_statement(text: str | None) -> str | None:
@@ -104,6 +116,7 @@ def final_statement(text: str | None) -> str | None:
     if not text:
         return None
     sentences = [s.strip() for s in _SENTENCE_SPLIT_RE.split(text[-MARKER_TAIL_CHARS:]) if s.strip()]
+    sentences = [sentence for sentence in sentences if not _NOT_A_STATEMENT_RE.search(sentence)]
     for position, sentence in enumerate(reversed(sentences)):
         match = _STATEMENT_RE.match(sentence[-400:])
         if not match:
@@ -115,10 +128,14 @@ def final_statement(text: str | None) -> str | None:
     return None
 
 
-def extract_answer(text: str | None, *, prose: bool = False) -> str | None:
+def extract_answer(text: str | None, *, prose: bool = False, markers: bool = True) -> str | None:
     """The final answer of a completion: the last <answer>...</answer> after the reasoning, else the last
-    \\boxed{...}, else the phrase after the last answer marker; with `prose`, else the concluding statement
-    (`final_statement`). None when there is none."""
+    \\boxed{...}, else (unless `markers` is False) the phrase after the last answer marker; with `prose`, else the
+    concluding statement (`final_statement`). None when there is none.
+
+    For a closed answer of an untagged output, call `extract_answer(text, markers=False)` and hand the whole output
+    to `extract_choice` / `extract_choices` / `extract_yes_no` when it is None: they read the markers themselves and
+    also see what follows them (a concluding statement that contradicts the marked letter, an echo of the options)."""
     if not text:
         return None
     text = text[-MAX_COMPLETION_CHARS:]
@@ -131,6 +148,8 @@ def extract_answer(text: str | None, *, prose: bool = False) -> str | None:
     found = last_boxed(region)
     if found is not None:
         return found.strip() or None
+    if not markers:
+        return None
     phrase = answer_phrase(region.rstrip())
     if phrase is not None or not prose:
         return phrase

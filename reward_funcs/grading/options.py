@@ -15,7 +15,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from reward_funcs.grading.extraction import answer_phrase, final_statement
+from reward_funcs.grading.extraction import answer_phrase, answer_phrase_at, final_statement
 from reward_funcs.grading.text import MAX_ANSWER_CHARS, MAX_COMPLETION_CHARS, normalize_text, squeeze, strip_wrappers
 
 # "A. foo", "(A) foo", "A) foo", "A: foo" at the start of a line, after whitespace, or glued to the previous option
@@ -213,10 +213,13 @@ def extract_choice(text: str | None, options: dict[str, str]) -> str | None:
     if any(refusal in lowered and refusal not in option_words for refusal in _REFUSALS):
         return None
     listing = _option_run(text)
-    if listing:  # the options are listed (an echo of the question, or each discussed): only a marked answer after
-        phrase = answer_phrase(text[listing[-1].end() :])  # the listing counts
+    if listing:  # the options are listed (an echo of the question, or each discussed): only a marked answer counts,
+        phrase = answer_phrase(text[listing[-1].end() :]) or answer_phrase(
+            text[: listing[0].start()]
+        )  # after or before
         return None if phrase is None else _choice_in_phrase(phrase, options)
-    phrase, statement = answer_phrase(text), final_statement(text)
+    phrase, phrase_end = answer_phrase_at(text)
+    statement = final_statement(text[phrase_end:] if phrase is not None else text)  # a conclusion after the marker
     concluded = _choice_in_phrase(statement, options) if statement is not None else None
     if phrase is not None:
         marked = _choice_in_phrase(phrase, options)
