@@ -5,7 +5,9 @@ One JSON object per line: `{"task": "mathvista", "row": 12, "completion": "..."}
 task's evaluation data (its splits in order, after the task's row filter). An item that could not be generated is
 written as `{"task", "row", "completion": null, "error": "..."}`: it is counted as failed, never scored, and
 generated again by the next run. Lines are appended and fsynced one by one; a line cut short by a crash is dropped
-when the file is opened again (that item is generated again). The last line for an item wins.
+when the file is opened again (that item is generated again). A retried item's new line supersedes its failed one;
+the file is rewritten with one line per item when a run ends (and when it is opened), so readers that take the
+first line of an item (`python -m eval_tasks score`) see the final one.
 
 `predictions.meta.json` beside it records what the predictions belong to (model, tasks, generation settings); a
 run with other settings refuses the folder unless told to overwrite it.
@@ -57,6 +59,7 @@ class PredictionStore:
         self._claim(meta, overwrite)
         self._drop_cut_line()
         self.records = read_predictions(self.path) if self.path.exists() else {}
+        self._compact()
         self._handle = open(self.path, "a", encoding="utf-8")
 
     def _claim(self, meta: dict, overwrite: bool) -> None:
@@ -101,5 +104,22 @@ class PredictionStore:
         os.fsync(self._handle.fileno())
         self.records[(task, row)] = record
 
+    def _compact(self) -> None:
+        """Rewrite the file with one line per item (the last written), atomically, when it holds superseded ones."""
+        if not self.path.exists():
+            return
+        with open(self.path, "rb") as handle:
+            if sum(1 for _ in handle) == len(self.records):
+                return
+        scratch = self.path.with_suffix(".jsonl.tmp")
+        with open(scratch, "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in self.records.values())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(scratch, self.path)
+
     def close(self) -> None:
+        if self._handle.closed:
+            return
         self._handle.close()
+        self._compact()

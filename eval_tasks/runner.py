@@ -63,7 +63,12 @@ class ProjectPipeline(Pipeline):
     def _init_tasks_and_requests(self, tasks: str):
         self.registry = ProjectRegistry(tasks, self._project_task_configs)
         self.tasks_dict: dict[str, LightevalTask] = self.registry.load_tasks()
+        row_filters = {}
+        for name, task in self.tasks_dict.items():  # filtered below, after the rows are numbered
+            row_filters[name], task.dataset_filter = task.dataset_filter, None
         LightevalTask.load_datasets(self.tasks_dict, self.pipeline_parameters.dataset_loading_processes)
+        for name, task in self.tasks_dict.items():
+            number_rows(task, row_filters[name])
         self.documents_dict = {task.full_name: self._sample_docs(task) for task in self.tasks_dict.values()}
         self.sampling_docs = {}
         for docs in self.documents_dict.values():
@@ -76,10 +81,7 @@ class ProjectPipeline(Pipeline):
         """lighteval's seeded shuffle, then --max-samples items taken as whole groups (all rotations of an MMBench
         question, all variants of a DynaMath seed, ...) so that partial runs still apply the group rules.
 
-        Before the shuffle, each doc's id becomes its row: the 0-based position in the task's evaluation data (its
-        splits in order), the key predictions.jsonl and `python -m eval_tasks score` use."""
-        for row, doc in enumerate(task.eval_docs()):
-            doc.id = str(row)
+        Each doc's id is its row (see `number_rows`), the key of predictions.jsonl."""
         docs = task.get_docs(None)
         max_samples = self.pipeline_parameters.max_samples
         if not max_samples:
@@ -100,6 +102,36 @@ class ProjectPipeline(Pipeline):
         if not any(sampling_method_responses.values()):
             raise NothingGenerated(f"every item failed ({len(failed)}); see predictions.jsonl for the errors")
         super()._compute_metrics(sampling_method_responses)
+
+
+ROW_COLUMN = "__wethink_row"
+
+
+def number_rows(task: LightevalTask, row_filter) -> None:
+    """Give every doc of the task its row: the 0-based position in the task's data (its evaluation splits one after
+    another, rows the benchmark's filter leaves out included), as `python -m eval_tasks score --data` counts rows.
+
+    lighteval numbers docs within a split after filtering; so the rows are numbered in a column first, filtered
+    after, and the formatter is wrapped to carry the column's value into `Doc.id`."""
+    offset = 0
+    for split in task.evaluation_split:
+        rows = task.dataset[split]
+        numbered = rows.add_column(ROW_COLUMN, list(range(offset, offset + len(rows))))
+        offset += len(rows)
+        task.dataset[split] = numbered.filter(row_filter) if row_filter is not None else numbered
+    formatter = task.formatter
+
+    def numbered_formatter(line: dict, task_name: str):
+        row = line.pop(ROW_COLUMN)
+        doc = formatter(line, task_name)
+        if doc is not None:
+            rows_of_docs[id(doc)] = row  # lighteval sets doc.id after this returns
+        return doc
+
+    rows_of_docs: dict[int, int] = {}
+    task.formatter = numbered_formatter
+    for doc in task.eval_docs():
+        doc.id = str(rows_of_docs[id(doc)])
 
 
 class NothingGenerated(RuntimeError):

@@ -113,6 +113,9 @@ def test_failed_items_are_recorded_counted_never_scored_and_retried(tmp_path):
     assert second["generation"]["generated"] == 2 and second["generation"]["failed"] == 0
     assert second["benchmarks"]["mmstar"]["n_failed"] == 0
     assert second["benchmarks"]["mmstar"]["n"] == entry["n"] + 2
+    # The retried items' new lines replaced the failed ones: one line per item, as `score` reads it.
+    lines = (tmp_path / "out" / "predictions.jsonl").read_text().splitlines()
+    assert len(lines) == len(read_predictions(tmp_path / "out" / "predictions.jsonl")) == entry["n"] + 2
 
 
 def test_unknown_served_model_name_fails_before_any_item(tiny_server, benchmark_dir, tmp_path):
@@ -183,3 +186,40 @@ def test_prediction_store_drops_a_cut_line_and_refuses_other_runs(tmp_path):
     (tmp_path / "predictions.jsonl").write_text('{"task": "mme", "row": 0, "completion": "x"}\nnot json\n')
     with pytest.raises(ValueError, match="line 2: not a prediction record"):
         read_predictions(tmp_path / "predictions.jsonl")
+
+
+@pytest.mark.parametrize("name", ["mathverse", "hallusionbench", "dynamath", "mmmu"])
+def test_rows_are_positions_in_the_task_data_filtered_rows_included(name, benchmark_dir):
+    """A doc's row is its data row's index (splits one after another, rows the filter drops counted), the same
+    row `python -m eval_tasks score --data` reads: the item built from that row is the doc's item."""
+    import datasets
+    from lighteval.tasks.lighteval_task import LightevalTask
+
+    from eval_tasks.runner import number_rows
+    from eval_tasks.tasks import BENCHMARKS, TaskOptions, build_task_configs
+
+    benchmark = BENCHMARKS[name]
+    local = datasets.load_dataset(str(benchmark_dir / name), "default")
+    rows = [row for split in benchmark.splits for row in local[split]]
+    (config,) = build_task_configs([name], TaskOptions(data_dir=str(benchmark_dir)))
+    task = LightevalTask(config)
+    row_filter, task.dataset_filter = task.dataset_filter, None
+    LightevalTask.load_datasets({config.name: task})
+    number_rows(task, row_filter)
+    docs = task.eval_docs()
+    kept = [i for i, row in enumerate(rows) if row_filter is None or row_filter(row)]
+    assert sorted(int(doc.id) for doc in docs) == kept
+    assert name != "mathverse" or len(kept) < len(rows)  # the fixtures hold rows MathVerse's filter drops
+    for doc in docs:
+        assert benchmark.item(rows[int(doc.id)]) == doc.specific
+
+
+def test_score_command_reads_the_run_predictions(varied_tiny_model_dir, benchmark_dir, tmp_path):
+    run(str(varied_tiny_model_dir), benchmark_dir, tmp_path / "run", "--device", "cpu", tasks="mathverse")
+    predicted = {row for (_, row), text in completions(tmp_path / "run").items()}
+    [data] = (benchmark_dir / "mathverse" / "data").glob("*.parquet")
+    assert main(["score", "--task", "mathverse", "--data", str(data), "--output-dir", str(tmp_path / "score"),
+                 "--predictions", str(tmp_path / "run" / "predictions.jsonl")]) == 0  # fmt: skip
+    report = json.loads((tmp_path / "score" / "results.json").read_text())["benchmarks"]["mathverse"]["predictions"]
+    assert report["n_out_of_range"] == report["n_for_filtered_rows"] == 0
+    assert report["n_rows"] - report["n_filtered_rows"] - report["n_missing"] <= len(predicted)
