@@ -118,7 +118,11 @@ def local_dataset(benchmark, data_dir: Path) -> Path:
 
 
 # VLMEvalKit TSV file names `--data-dir` looks for, best first (v1.1 is what the OpenCompass leaderboard reports).
-TSV_FILES = {"mmbench": ("MMBench_DEV_EN_V11.tsv", "MMBench_DEV_EN.tsv")}
+TSV_FILES = {
+    "mmbench": ("MMBench_DEV_EN_V11.tsv", "MMBench_DEV_EN.tsv"),
+    "mmstar": ("MMStar.tsv",),
+    "ai2d": ("AI2D_TEST.tsv",),
+}
 
 
 def convert_tsv(benchmark, tsv: Path, folder: Path) -> Path:

@@ -42,6 +42,11 @@ def present(value) -> bool:
     return text != "" and text.lower() != "nan"
 
 
+def letter_columns(line: dict) -> dict[str, str]:
+    """Options held in columns named by their letters (VLMEvalKit TSVs, MMBench on the Hub); "nan" cells left out."""
+    return {letter: str(line[letter]).strip() for letter in "ABCDEFGHI" if present(line.get(letter))}
+
+
 def answer_text(completion: str, *, prose: bool = False) -> tuple[str, bool]:
     """The part of a completion that holds the answer, and whether it was explicitly marked as the answer.
 

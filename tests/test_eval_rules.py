@@ -125,3 +125,12 @@ def test_free_form_answers_stated_in_a_closing_sentence_are_read_hedges_are_not_
     assert (records[0]["correct"], records[0]["extracted"]) == (True, "40")
     assert not records[1]["correct"]
     assert records[2]["status"] == "unparsed"
+
+
+def test_vlmevalkit_tsv_rows_with_letter_columns():
+    tsv_row = {"index": "7", "question": "Which animal?", "A": "cat", "B": "dog", "C": "cow", "D": None,
+               "answer": "B", "category": "c", "image": "..."}  # fmt: skip
+    for name in ("mmstar", "ai2d"):
+        entry = BENCHMARKS[name].read_item(tsv_row)
+        assert entry["options"] == {"A": "cat", "B": "dog", "C": "cow"} and entry["answer"] == "B"
+        assert SCORERS[name][0]("<answer>dog</answer>", entry)["correct"]

@@ -12,7 +12,8 @@ paper:
 https://arxiv.org/abs/1603.07396
 
 Scoring: plain multiple-choice accuracy by option inference. No system prompt (the paper's setting for AI2D).
-The rows have no id column: the item is named by its row.
+The Hub rows have no id column: the item is named by its row. VLMEvalKit's `AI2D_TEST.tsv` (options in columns
+A-D, the gold a letter) is read too.
 """
 
 from __future__ import annotations
@@ -22,12 +23,16 @@ from lighteval.tasks.requests import Doc
 
 from eval_tasks.benchmarks import fixture_images as draw
 from eval_tasks.benchmarks.base import LETTERS, Benchmark, make_doc, mcq_prompt, task_config
-from eval_tasks.scoring import choice_record, plain_accuracy
+from eval_tasks.scoring import choice_record, letter_columns, plain_accuracy
 
 
 def item(line: dict) -> dict:
-    options = {LETTERS[i]: str(o) for i, o in enumerate(line["options"])}
-    return {"index": str(line.get("__index", "")), "answer": LETTERS[int(line["answer"])], "options": options}
+    if "options" not in line and letter_columns(line):  # VLMEvalKit's AI2D_TEST.tsv: columns A-D, a letter gold
+        options, answer = letter_columns(line), str(line["answer"]).strip()
+    else:
+        options = {LETTERS[i]: str(o) for i, o in enumerate(line["options"])}
+        answer = LETTERS[int(line["answer"])]
+    return {"index": str(line.get("index", line.get("__index", ""))), "answer": answer, "options": options}
 
 
 def prompt_fn(line: dict, task_name: str = "") -> Doc:

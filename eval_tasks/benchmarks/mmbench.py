@@ -31,7 +31,7 @@ from lighteval.tasks.requests import Doc
 
 from eval_tasks.benchmarks import fixture_images as draw
 from eval_tasks.benchmarks.base import Benchmark, make_doc, mcq_prompt, task_config
-from eval_tasks.scoring import choice_record, counts, present
+from eval_tasks.scoring import choice_record, counts, letter_columns, present
 
 KEYS = ("index", "g_index", "l2_category", "version")
 V11_FILE = re.compile(r"v1\.?1", re.IGNORECASE)
@@ -40,7 +40,7 @@ HUB_V10_ROWS = 4329
 
 
 def item(line: dict) -> dict:
-    options = {letter: str(line[letter]).strip() for letter in "ABCDEFGHI" if present(line.get(letter))}
+    options = letter_columns(line)
     index = int(float(line["index"]))
     category = next((line[k] for k in ("L2-category", "l2-category") if present(line.get(k))), None)
     return {

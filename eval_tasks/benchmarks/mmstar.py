@@ -12,7 +12,8 @@ Vision-indispensable multiple-choice questions; the options are part of the ques
 paper:
 https://arxiv.org/abs/2403.20330
 
-Scoring: plain multiple-choice accuracy by option inference (letter or option text), per category.
+Scoring: plain multiple-choice accuracy by option inference (letter or option text), per category. VLMEvalKit's
+`MMStar.tsv` (options also in columns A-D) is read too.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ from lighteval.tasks.requests import Doc
 
 from eval_tasks.benchmarks import fixture_images as draw
 from eval_tasks.benchmarks.base import MCQ_INSTRUCTION, Benchmark, make_doc, task_config
-from eval_tasks.scoring import choice_record, plain_accuracy
+from eval_tasks.scoring import choice_record, letter_columns, plain_accuracy
 from reward_funcs.grading import parse_options
 
 KEYS = ("index", "category")
 
 
 def item(line: dict) -> dict:
-    options = parse_options(line["question"].rpartition("Options:")[2])
+    options = letter_columns(line) or parse_options(line["question"].rpartition("Options:")[2])
     return {"index": str(line["index"]), "category": line["category"], "answer": line["answer"], "options": options}
 
 
