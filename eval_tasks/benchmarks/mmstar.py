@@ -24,7 +24,7 @@ from datasets import Features, Image, Value
 from lighteval.tasks.requests import Doc
 
 from eval_tasks.benchmarks import fixture_images as draw
-from eval_tasks.benchmarks.base import MCQ_INSTRUCTION, Benchmark, make_doc, task_config
+from eval_tasks.benchmarks.base import MCQ_INSTRUCTION, Benchmark, make_doc, mcq_prompt, task_config
 from eval_tasks.scoring import choice_record, letter_columns, plain_accuracy
 from reward_funcs.grading import parse_options
 
@@ -37,7 +37,12 @@ def item(line: dict) -> dict:
 
 
 def prompt_fn(line: dict, task_name: str = "") -> Doc:
-    return make_doc(task_name, f"{line['question']}\n{MCQ_INSTRUCTION}", [line["image"]], item(line))
+    entry = item(line)
+    if "Options:" in line["question"]:
+        query = f"{line['question']}\n{MCQ_INSTRUCTION}"
+    else:  # the TSV keeps the options in their own columns
+        query = mcq_prompt(line["question"], entry["options"])
+    return make_doc(task_name, query, [line["image"]], entry)
 
 
 def score(completion: str, item: dict) -> dict:
