@@ -337,3 +337,22 @@ def test_closed_answers_see_past_the_marker():
     assert extract_choice(response, options) is None  # B stated, C concluded: self-contradicting
     assert extract_choice("The answer is (C) 16. So the perimeter is 16.", options) == "C"
     assert extract_answer(f"{THINK}<answer>B</answer>", markers=False) == "B"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a " * 50_000, "answer is " * 10_000, "A. " * 30_000, "(A) " * 25_000, "so the x is " * 8_000, "A or " * 20_000,
+     "答案是" * 30_000, "is" + " " * 90_000 + "x", "x is y = " * 10_000 + "z"],
+    ids=lambda text: repr(text[:12]),
+)  # fmt: skip
+def test_prose_readers_are_bounded_on_adversarial_text(text):
+    """Model outputs are untrusted: the marker, statement and label patterns stay linear on long repetitive text (a
+    safety bound, not a speed target)."""
+    import time
+
+    started = time.perf_counter()
+    extract_choice(text, {"A": "cat", "B": "dog"})
+    extract_choices(text, "ABCD")
+    extract_yes_no(text)
+    extract_answer(text, prose=True)
+    assert time.perf_counter() - started < 2.0
