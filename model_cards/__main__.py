@@ -1,6 +1,7 @@
 """Command line: render the cards and push folders to the Hub.
 
-python -m model_cards render --model-dir RUN [--sft-dir SFT_RUN] [--eval-dir EVAL] [--base-model ID] [--dataset ID]
+python -m model_cards render --model-dir RUN [--sft-dir SFT_RUN] [--eval-dir EVAL] [--sweep-dir SWEEP] [--base-model ID]
+                           [--dataset ID]
 python -m model_cards render --dataset-dir OUT [--synthesis-stats STATS.json]
 python -m model_cards push --model-dir RUN | --dataset-dir OUT --repo-id ORG/NAME [--revision R] [--dry-run]
 """
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--repo-id", help="Hub id used in the card's loading snippet (default: the folder name)")
     render.add_argument("--sft-dir", help="model card: output_dir of the SFT stage GRPO started from")
     render.add_argument("--eval-dir", help="model card: --output-dir of `python -m eval_tasks run`")
+    render.add_argument("--sweep-dir", help="model card: --output-dir of `python recipes/sweep.py` (its table)")
     render.add_argument("--base-model", help="model card: Hub id of the model training started from")
     render.add_argument("--dataset", action="append", default=[], help="model card: Hub id of training data")
     render.add_argument(
@@ -46,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_render(args: argparse.Namespace) -> None:
-    from model_cards.cards import load_eval_outputs, render_dataset_card, render_model_card
+    from model_cards.cards import load_eval_outputs, load_sweep_table, render_dataset_card, render_model_card
 
     if args.dataset_dir:
         render_dataset_card(args.dataset_dir, repo_id=args.repo_id, synthesis_stats=args.synthesis_stats)
@@ -62,6 +64,7 @@ def run_render(args: argparse.Namespace) -> None:
         sft_dir=args.sft_dir,
         eval_results=results,
         eval_table=table,
+        sweep_table=load_sweep_table(args.sweep_dir, args.model_dir) if args.sweep_dir else None,
     )
     print(f"model card written to {args.model_dir}/README.md")
 

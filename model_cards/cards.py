@@ -60,6 +60,7 @@ class TrainingRun:
     hyperparameters: dict[str, Any]
     log_history: list[dict[str, Any]]
     global_step: int | None
+    dataset_subset: dict[str, Any] | None = None  # what the recipe's dataset_fraction kept (dataset_subset.json)
 
 
 def load_training_args(run_dir: str | Path) -> dict[str, Any]:
@@ -105,7 +106,50 @@ def load_training_run(run_dir: str | Path) -> TrainingRun:
     hyperparameters = {key: args[key] for key in HYPERPARAMETER_KEYS if args.get(key) is not None}
     if hyperparameters.get("max_steps", -1) > 0:  # max_steps overrides the epoch count
         hyperparameters.pop("num_train_epochs", None)
-    return TrainingRun(run_dir, hyperparameters, state.get("log_history", []), state.get("global_step"))
+    subset_path = run_dir / "dataset_subset.json"
+    subset = _read_json(subset_path, "") if subset_path.is_file() else None
+    return TrainingRun(run_dir, hyperparameters, state.get("log_history", []), state.get("global_step"), subset)
+
+
+PAPER_REWARD_WEIGHTS = [0.7, 0.3]  # accuracy (hybrid), format
+
+
+def recipe_notes(run: TrainingRun) -> list[str]:
+    """Sentences for the card when a GRPO run departs from the paper's data or reward weights."""
+    notes = []
+    if any(key.startswith("rewards/") for entry in run.log_history for key in entry):
+        weights = run.hyperparameters.get("reward_weights")
+        if weights is None:
+            notes.append(
+                f"No reward_weights were set (TRL weighs every reward 1.0); the paper's are {PAPER_REWARD_WEIGHTS}."
+            )
+        elif [float(w) for w in weights] != PAPER_REWARD_WEIGHTS:
+            notes.append(
+                f"The reward weights {list(weights)} differ from the paper's {PAPER_REWARD_WEIGHTS} (accuracy, format)."
+            )
+    subset = run.dataset_subset
+    if subset and subset.get("dataset_fraction", 1) != 1:
+        per_type = ", ".join(f"{t} {c['kept']}/{c['of']}" for t, c in subset.get("question_type", {}).items())
+        notes.append(
+            f"Trained on {100 * subset['dataset_fraction']:g}% of the training rows ({subset['rows']} of "
+            f"{subset['of']}): a subset stratified by question type, seed {subset['seed']} ({per_type})."
+        )
+    return notes
+
+
+def load_sweep_table(sweep_dir: str | Path, model_dir: str | Path) -> str:
+    """The comparison table of `recipes/sweep.py` (SWEEP_DIR/sweep.md) as a card section; its plot is copied beside
+    the card so the image link resolves on the Hub."""
+    import shutil
+
+    sweep_dir = Path(sweep_dir)
+    table = sweep_dir / "sweep.md"
+    if not table.is_file():
+        raise FileNotFoundError(f"{table} not found: pass the --output-dir of `python recipes/sweep.py`")
+    if (sweep_dir / "sweep.png").is_file():
+        shutil.copyfile(sweep_dir / "sweep.png", Path(model_dir) / "sweep.png")
+    lines = table.read_text(encoding="utf-8").strip().splitlines()
+    return "\n".join("#" + line if line.startswith("## ") else line for line in lines)
 
 
 def plot_training_curves(run: TrainingRun, output_dir: str | Path, prefix: str) -> list[dict[str, str]]:
@@ -210,6 +254,7 @@ def render_model_card(
     eval_note: str | None = None,
     extra_limitations: list[str] | None = None,
     license: str = "apache-2.0",
+    sweep_table: str | None = None,
 ) -> ModelCard:
     """Render `model_dir/README.md` for a trained checkpoint and write its training curves beside it.
 
@@ -221,6 +266,7 @@ def render_model_card(
         sft_dir: output_dir of the SFT stage when GRPO started from it: its hyperparameters and loss curve are added.
         eval_results: EvalResult objects or dicts (see `as_eval_results`), written to the `model-index` metadata.
         eval_table: markdown evaluation table (eval_tasks' results.md, with the reference rows).
+        sweep_table: a sweep's comparison (`load_sweep_table`), shown under the evaluation.
     """
     import transformers
     import trl
@@ -249,6 +295,7 @@ def render_model_card(
         reward_names = sorted({k.split("/")[1] for e in run.log_history for k in e if k.startswith("rewards/")})
         summary = f"Trained for {run.global_step} steps." if run.global_step is not None else ""
         summary += f" Reward functions: {', '.join(reward_names)}." if reward_names else ""
+        summary += "".join(f" {note}" for note in recipe_notes(run))
         stages.append(
             {
                 "title": title,
@@ -283,6 +330,7 @@ def render_model_card(
         system_prompt_literal=json.dumps(SYSTEM_PROMPT),
         eval_table=eval_table.strip() if eval_table else None,
         eval_note=eval_note,
+        sweep_table=sweep_table.strip() if sweep_table else None,
         stages=stages,
         extra_limitations=extra_limitations or [],
         citation=WETHINK_CITATION,

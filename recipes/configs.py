@@ -66,6 +66,17 @@ class GRPOScriptArguments(WeThinkScriptArguments):
     dataset_config: str | None = field(
         default="rl", metadata={"help": "Dataset config to train on: the `rl` view (prompt, image, solution, ...)."}
     )
+    dataset_fraction: float = field(
+        default=1.0,
+        metadata={
+            "help": "Train on this share of the training split (0 < f <= 1): a seeded subset stratified by "
+            "question type, recorded in OUTPUT_DIR/dataset_subset.json and the model card. With one seed, the rows "
+            "of a smaller fraction are among those of a larger one (data-scale curves)."
+        },
+    )
+    dataset_fraction_seed: int = field(
+        default=0, metadata={"help": "Seed of the dataset_fraction subset (independent of the training seed)."}
+    )
     reward_funcs: list[str] = field(
         default_factory=lambda: ["hybrid", "format"],
         metadata={

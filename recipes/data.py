@@ -6,7 +6,10 @@ dataset, the field and the row, instead of minutes later inside the trainer.
 
 from __future__ import annotations
 
+import json
 import os
+import random
+from pathlib import Path
 
 from datasets import Dataset, load_dataset
 
@@ -39,6 +42,44 @@ def check_columns(dataset: Dataset, required: tuple[str, ...], where: str) -> No
             "Point --dataset_name at a `python -m dataset_builder build` output (or its Hub copy) and "
             "--dataset_config at the view this recipe trains on."
         )
+
+
+SUBSET_RECORD = "dataset_subset.json"  # what `dataset_fraction` kept; the model card reads it
+
+
+def stratified_fraction(dataset: Dataset, fraction: float, seed: int, column: str = "question_type") -> tuple:
+    """A seeded `fraction` of the rows, the same share of each `column` value (at least one row of each); returns
+    (subset in dataset order, record). Each value's rows are shuffled once by the seed and a prefix is kept, so with
+    one seed a smaller fraction's rows are among a larger one's."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"dataset_fraction must be in (0, 1], got {fraction}")
+    by_value: dict[str, list[int]] = {}
+    for index, value in enumerate(dataset[column]):
+        by_value.setdefault(str(value), []).append(index)
+    rng = random.Random(seed)
+    kept, counts = [], {}
+    for value in sorted(by_value):
+        indices = by_value[value]
+        rng.shuffle(indices)
+        size = max(1, round(fraction * len(indices)))
+        kept += indices[:size]
+        counts[value] = {"kept": size, "of": len(indices)}
+    record = {"dataset_fraction": fraction, "seed": seed, "rows": len(kept), "of": len(dataset), column: counts}
+    return dataset.select(sorted(kept)), record
+
+
+def apply_dataset_fraction(dataset: Dataset, fraction: float, seed: int, output_dir: str, is_main: bool) -> Dataset:
+    """Subset the training rows when `fraction` < 1 and record it in output_dir (a stale record is removed)."""
+    record_path = Path(output_dir) / SUBSET_RECORD
+    if fraction == 1:
+        if is_main and record_path.is_file():
+            record_path.unlink()
+        return dataset
+    subset, record = stratified_fraction(dataset, fraction, seed)
+    if is_main:
+        record_path.parent.mkdir(parents=True, exist_ok=True)
+        record_path.write_text(json.dumps(record, indent=2) + "\n")
+    return subset
 
 
 def count_image_placeholders(messages: list[dict]) -> int:

@@ -25,6 +25,7 @@ from trl import GRPOConfig, GRPOTrainer, ModelConfig, TrlParser, get_peft_config
 from recipes.configs import GRPOScriptArguments
 from recipes.data import (
     GRPO_COLUMNS,
+    apply_dataset_fraction,
     apply_system_prompt,
     check_columns,
     check_images,
@@ -100,6 +101,13 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args
     checkpoint = resolve_checkpoint(training_args)
     reward_funcs = build_reward_funcs(script_args, training_args)
     train_dataset = load_grpo_dataset(script_args, script_args.dataset_train_split)
+    train_dataset = apply_dataset_fraction(
+        train_dataset,
+        script_args.dataset_fraction,
+        script_args.dataset_fraction_seed,
+        training_args.output_dir,
+        is_main=training_args.process_index == 0,
+    )
     eval_dataset = None
     if training_args.eval_strategy != "no":
         eval_dataset = load_grpo_dataset(script_args, script_args.dataset_test_split)
