@@ -1,0 +1,116 @@
+"""`recipes/sweep.py`: the tiny sweep end to end (two grid points, two GRPO steps each through `accelerate launch`,
+two MMStar items each through `python -m eval_tasks run`), reuse of finished points, rerun of unfinished ones, the
+Slurm array script (written, not run) and the refusals that happen before anything runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from recipes import sweep
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TINY_SWEEP = str(REPO_ROOT / "recipes" / "tiny" / "sweep.yaml")
+
+
+@pytest.fixture(scope="module")
+def wethink_dir(tmp_path_factory) -> Path:
+    from dataset_builder.build import build_dataset
+    from dataset_builder.synthetic import write_synthetic_release
+
+    root = tmp_path_factory.mktemp("wethink")
+    release = write_synthetic_release(root / "release", 12, seed=0)
+    build_dataset(release.records_path, release.images_root, root / "built", export_sharegpt_json=False)
+    return root / "built"
+
+
+@pytest.fixture(scope="module")
+def benchmark_dir(tmp_path_factory) -> Path:
+    from eval_tasks.fixtures import write_benchmark_fixtures
+
+    return write_benchmark_fixtures(tmp_path_factory.mktemp("benchmarks"), n_per_benchmark=2, seed=0)
+
+
+def _sweep_args(output_dir: Path, model_dir: Path, data_dir: Path, *extra: str) -> list[str]:
+    return ["--sweep-config", TINY_SWEEP, "--output-dir", str(output_dir), *extra,
+            "--model_name_or_path", str(model_dir), "--dataset_name", str(data_dir)]  # fmt: skip
+
+
+def test_unknown_grid_key_is_refused_before_anything_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO_ROOT)
+    out = tmp_path / "sweep"
+    with pytest.raises(ValueError) as refused:
+        sweep.main(["--config", "recipes/tiny/sweep_grpo.yaml", "--grid", "reward_weight=[[0.5,0.5]]",
+                    "--output-dir", str(out)])  # fmt: skip
+    message = str(refused.value)
+    assert "'reward_weight' is not an argument of recipes/grpo.py" in message
+    assert "did you mean reward_weights" in message
+    assert "valid keys:" in message and "dataset_fraction" in message and "learning_rate" in message
+    assert not out.exists()
+
+
+def test_tiny_sweep_runs_reuses_finished_points_and_reruns_unfinished(
+    tiny_model_dir, wethink_dir, benchmark_dir, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(REPO_ROOT)
+    out = tmp_path / "sweep"
+    args = _sweep_args(out, tiny_model_dir, wethink_dir, "--eval-data-dir", str(benchmark_dir))
+    assert sweep.main(args) == 0, _logs(out)
+
+    comparison = json.loads((out / "sweep.json").read_text())
+    assert comparison["grid_keys"] == ["reward_weights", "dataset_fraction"]
+    assert comparison["unfinished"] == []
+    points = {p["name"]: p for p in comparison["points"]}
+    assert list(points) == [
+        "reward_weights-0.5-0.5_dataset_fraction-0.5",
+        "reward_weights-0.9-0.1_dataset_fraction-0.5",
+    ]
+    for point in points.values():
+        assert point["steps"] == 2 and point["evaluated"]
+        assert set(point["reward_curves"]) == {"hybrid_reward", "format_reward"}
+        mmstar = point["benchmarks"]["mmstar"]  # the random model's items are scored or counted as failed
+        assert mmstar["n"] + (mmstar["n_failed"] or 0) == 2
+        train_dir = Path(point["folder"]) / "train"
+        subset = json.loads((train_dir / "dataset_subset.json").read_text())
+        assert subset["dataset_fraction"] == 0.5 and subset["rows"] < subset["of"]
+        card = (train_dir / "README.md").read_text()
+        assert "differ from the paper's" in card and "50% of the training rows" in card
+    table = (out / "sweep.md").read_text()
+    assert "| [0.5, 0.5] | 0.5 | 2 |" in table and "MMStar" in table
+    assert (out / "sweep.png").read_bytes().startswith(b"\x89PNG")
+
+    # A rerun reuses both finished points; a point whose evaluation did not finish evaluates again, no retraining.
+    first, second = (Path(p["folder"]) for p in points.values())
+    train_log_time = (second / "train.log").stat().st_mtime_ns
+    (second / "eval.done").unlink()
+    capsys.readouterr()
+    assert sweep.main(args) == 0, _logs(out)
+    printed = capsys.readouterr().out
+    assert f"{first.name}: finished earlier, reused" in printed
+    assert f"{second.name}: running" in printed
+    assert (second / "eval.done").is_file() and (second / "train.log").stat().st_mtime_ns == train_log_time
+
+
+def test_slurm_array_script_is_written_not_run_and_other_arguments_are_refused(
+    tiny_model_dir, wethink_dir, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(REPO_ROOT)
+    out = tmp_path / "sweep"
+    args = _sweep_args(out, tiny_model_dir, wethink_dir, "--launcher", "slurm", "--slurm-header", "partition=gpu")
+    assert sweep.main(args) == 0
+    script = (out / "sweep.sbatch").read_text()
+    assert "#SBATCH --array=0-1" in script and "#SBATCH --partition=gpu" in script and "--report-only" in script
+    for path in (out / "sweep.sbatch", *out.glob("points/*/run.sh")):
+        subprocess.run(["bash", "-n", str(path)], check=True)  # valid bash
+    run_sh = next(out.glob("points/*/run.sh")).read_text()
+    assert "accelerate.commands.launch" in run_sh and "-m eval_tasks run" in run_sh
+    assert not list(out.glob("points/*/train"))  # nothing ran
+    with pytest.raises(ValueError, match="holds a run with other arguments"):
+        sweep.main([*args, "--learning_rate", "1e-4"])
+
+
+def _logs(out: Path) -> str:
+    return "\n".join(f"--- {log}\n{log.read_text()[-3000:]}" for log in sorted(out.glob("points/*/*.log")))
