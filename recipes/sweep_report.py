@@ -104,6 +104,7 @@ def plot_sweep(summaries: list[dict], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     benchmarks = list(dict.fromkeys(b for s in summaries for b in s["benchmarks"]))
     fig, axes = plt.subplots(1, 2 if benchmarks else 1, figsize=(12 if benchmarks else 6, 4), squeeze=False)
@@ -114,7 +115,13 @@ def plot_sweep(summaries: list[dict], path: Path) -> None:
         for i, s in enumerate(summaries):
             scores = [(s["benchmarks"].get(b) or {}).get("score") for b in benchmarks]
             xs = [j + i * width for j in range(len(benchmarks))]
-            bars.bar(xs, [v or 0 for v in scores], width, label=s["name"], color=colors[i % len(colors)])
+            bars.bar(
+                xs,
+                [float("nan") if v is None else v for v in scores],
+                width,
+                label=s["name"],
+                color=colors[i % len(colors)],
+            )
         bars.set_xticks([j + 0.4 - width / 2 for j in range(len(benchmarks))], benchmarks, rotation=30, ha="right")
         bars.set_ylabel("score")
         bars.set_title("score per benchmark")
@@ -130,6 +137,7 @@ def plot_sweep(summaries: list[dict], path: Path) -> None:
                 curves_ax.plot(steps, values, styles[j % len(styles)], marker="o", markersize=3,
                                color=colors[i % len(colors)], label=f"{s['name']}: {reward}")  # fmt: skip
     curves_ax.set_xlabel("step")
+    curves_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     curves_ax.set_ylabel("reward (per function, unweighted)")
     curves_ax.set_title("reward curves")
     if names:

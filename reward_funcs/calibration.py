@@ -20,7 +20,7 @@ import json
 import logging
 import random
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from reward_funcs.answer_format import completion_text
@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 RULE_TYPES = ("multiple-choice", "fill-in-the-blank")
 OUTPUT_FILES = ("report.md", "report.json", "candidates.jsonl", "calibration.png")
+# The judge settings training uses unless told otherwise, so a calibration measures the judge the recipes run.
+_JUDGE_DEFAULTS = {f.name: f.default for f in fields(JudgeConfig)}
 _NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
@@ -63,14 +65,24 @@ class CalibrationConfig:
         metadata={"help": "How a PARTIAL grade counts against the binary rule verdict: 'incorrect' or 'correct'."},
     )
     judge_api_key_env: str | None = field(
-        default="OPENAI_API_KEY", metadata={"help": "Environment variable with the judge API key (never stored)."}
+        default=_JUDGE_DEFAULTS["api_key_env"],
+        metadata={"help": "Environment variable with the judge API key (never stored)."},
     )
-    judge_timeout: float = field(default=60.0, metadata={"help": "Seconds one judge request may take."})
-    judge_max_concurrency: int = field(default=32, metadata={"help": "Judge requests in flight at once."})
-    judge_max_retries: int = field(default=2, metadata={"help": "Retries of a failed judge request."})
-    judge_max_tokens: int = field(default=512, metadata={"help": "Most tokens the judge may write."})
+    judge_timeout: float = field(
+        default=_JUDGE_DEFAULTS["timeout"], metadata={"help": "Seconds one judge request may take."}
+    )
+    judge_max_concurrency: int = field(
+        default=_JUDGE_DEFAULTS["max_concurrency"], metadata={"help": "Judge requests in flight at once."}
+    )
+    judge_max_retries: int = field(
+        default=_JUDGE_DEFAULTS["max_retries"], metadata={"help": "Retries of a failed judge request."}
+    )
+    judge_max_tokens: int = field(
+        default=_JUDGE_DEFAULTS["max_tokens"], metadata={"help": "Most tokens the judge may write."}
+    )
     judge_prompt_version: str = field(
-        default="v1", metadata={"help": "Judge prompt reward_funcs/prompts/judge_<v>.txt."}
+        default=_JUDGE_DEFAULTS["prompt_version"],
+        metadata={"help": "Judge prompt reward_funcs/prompts/judge_<v>.txt."},
     )
     overwrite: bool = field(default=False, metadata={"help": "Replace a report already in output_dir."})
 

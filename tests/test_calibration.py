@@ -95,7 +95,7 @@ def test_scripted_judge_gives_the_exact_confusion_matrix_and_kappa(dataset_file,
         "skipped": {f"{predictions}: no matching row": 1, "row not sampled or not rule-scorable": 1},
     }
     # The judge was asked with the training prompt, verbatim.
-    template = load_judge_prompt("v1")
+    template = load_judge_prompt(config.judge_prompt_version)  # the recipes' default judge prompt
     expected_prompt = render_judge_prompt(template, ROWS[0]["problem"], "B", "B")
     assert any(request.last_text == expected_prompt for request in server.requests)
 

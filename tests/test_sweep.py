@@ -39,6 +39,28 @@ def _sweep_args(output_dir: Path, model_dir: Path, data_dir: Path, *extra: str) 
             "--model_name_or_path", str(model_dir), "--dataset_name", str(data_dir)]  # fmt: skip
 
 
+def test_dataset_fraction_is_stratified_seeded_and_nested():
+    from datasets import Dataset
+
+    from recipes.data import stratified_fraction
+
+    types = ["multiple-choice"] * 40 + ["fill-in-the-blank"] * 12 + ["descriptive"] * 3
+    dataset = Dataset.from_dict({"id": [str(i) for i in range(len(types))], "question_type": types})
+    half, record = stratified_fraction(dataset, 0.5, seed=0)
+    quarter, _ = stratified_fraction(dataset, 0.25, seed=0)
+    assert record["question_type"] == {
+        "descriptive": {"kept": 2, "of": 3},  # round(1.5) = 2
+        "fill-in-the-blank": {"kept": 6, "of": 12},
+        "multiple-choice": {"kept": 20, "of": 40},
+    }
+    assert record["rows"] == len(half) == 28
+    assert set(quarter["id"]) < set(half["id"])  # one seed: the smaller subset lies inside the larger
+    assert stratified_fraction(dataset, 0.5, seed=0)[0]["id"] == half["id"]
+    assert stratified_fraction(dataset, 0.5, seed=1)[0]["id"] != half["id"]
+    with pytest.raises(ValueError, match="dataset_fraction"):
+        stratified_fraction(dataset, 0.0, seed=0)
+
+
 def test_unknown_grid_key_is_refused_before_anything_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO_ROOT)
     out = tmp_path / "sweep"
@@ -81,6 +103,19 @@ def test_tiny_sweep_runs_reuses_finished_points_and_reruns_unfinished(
     table = (out / "sweep.md").read_text()
     assert "| [0.5, 0.5] | 0.5 | 2 |" in table and "MMStar" in table
     assert (out / "sweep.png").read_bytes().startswith(b"\x89PNG")
+
+    # The sweep's table embedded in a point's card, its plot copied beside it; the card still parses.
+    from huggingface_hub import ModelCard
+
+    from model_cards.__main__ import main as cards_main
+
+    card_dir = Path(next(iter(points.values()))["folder"]) / "train"
+    assert cards_main(["render", "--model-dir", str(card_dir), "--sweep-dir", str(out)]) == 0
+    card = ModelCard.load(card_dir / "README.md")
+    assert (
+        "### Sweep over `reward_weights`, `dataset_fraction`" in card.text and "| [0.9, 0.1] | 0.5 | 2 |" in card.text
+    )
+    assert (card_dir / "sweep.png").is_file()
 
     # A rerun reuses both finished points; a point whose evaluation did not finish evaluates again, no retraining.
     first, second = (Path(p["folder"]) for p in points.values())
