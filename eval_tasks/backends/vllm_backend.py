@@ -113,7 +113,10 @@ def _engine(engine_args: dict):
 def _generate(engine, inputs: list[dict], budgets: list[int]) -> list[Completion]:
     from vllm import SamplingParams
 
-    params = [SamplingParams(temperature=0.0, max_tokens=budget) for budget in budgets]
+    # Greedy, with the checkpoint's repetition penalty (its generation_config), which transformers' generate and
+    # `vllm serve` apply by default too; an explicit SamplingParams would drop it.
+    penalty = engine.get_default_sampling_params().repetition_penalty
+    params = [SamplingParams(temperature=0.0, max_tokens=b, repetition_penalty=penalty) for b in budgets]
     outputs = engine.generate(inputs, params, use_tqdm=True)
     return [
         Completion.checked(out.outputs[0].text, len(out.prompt_token_ids or []), len(out.outputs[0].token_ids))
