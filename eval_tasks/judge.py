@@ -46,6 +46,7 @@ class JudgeSettings:
     max_concurrency: int = field(default=16, metadata={"help": "Requests in flight at once."})
     timeout: float = field(default=120.0, metadata={"help": "Seconds per request."})
     attempts: int = field(default=5, metadata={"help": "Tries per item when the reply holds no score."})
+    max_retries: int = field(default=5, metadata={"help": "Client retries of a failed request (timeouts, 429, 5xx)."})
 
     def endpoint(self) -> EndpointConfig:
         return EndpointConfig(
@@ -74,7 +75,7 @@ def judge_mmvet(records: list[dict], settings: JudgeSettings) -> list[dict]:
     pending = [r for r in records if r.get("judge_score") is None]
     if not pending:
         return records
-    client = ChatClient([settings.endpoint()])
+    client = ChatClient([settings.endpoint()], max_retries=settings.max_retries)
     try:
         for attempt in range(settings.attempts):
             if not pending:
@@ -92,7 +93,12 @@ def judge_mmvet(records: list[dict], settings: JudgeSettings) -> list[dict]:
     finally:
         client.close()
     if pending:
-        logger.warning("MM-Vet judge gave no usable score for %d items; they score 0 (judge_failed)", len(pending))
+        logger.warning(
+            "MM-Vet judge at %s gave no usable score for %d items (failed calls or no score); they score 0 "
+            "(judge_failed)",
+            settings.base_url,
+            len(pending),
+        )
     for record in pending:
         record.update(judge_score=0.0, correct=False, status="judge_failed")
     return records
@@ -118,24 +124,37 @@ def judge_unparsed(records: list[dict], settings: JudgeSettings, score_item) -> 
     """Where the rules could not read an answer, the judge extracts it and the same rules grade the extraction.
 
     This is what the reference toolkit does with a judge (answer extraction, then its own matching), minus its
-    random-option fallback: an answer the judge cannot find either stays unparsed and wrong.
+    random-option fallback: an answer the judge cannot find either stays unparsed and wrong. A failed judge call
+    (unreachable, timeout, 5xx, garbage) is no such finding: the item is counted as `judge_failed`.
     """
     pending = [r for r in records if r["status"] == "unparsed" and r.get("retry")]
     if not pending:
         return records
     payloads = [json.loads(r["retry"]) for r in pending]
-    client = ChatClient([settings.endpoint()])
+    client = ChatClient([settings.endpoint()], max_retries=settings.max_retries)
     try:
         replies = client.chat_many_sync(
             [extraction_messages(p["raw"], p["item"].get("options")) for p in payloads], temperature=0.0, max_tokens=64
         )
     finally:
         client.close()
+    failed = 0
     for record, payload, reply in zip(pending, payloads, replies):
-        answer = "" if isinstance(reply, EndpointError) else reply.text.strip()
+        if isinstance(reply, EndpointError):  # the judge was not heard: a failure, not "the response has no answer"
+            record.update(correct=False, status="judge_failed")
+            failed += 1
+            continue
+        answer = reply.text.strip()
         if not answer or answer.lower().rstrip(".") == "none":
             continue
         rescored = score_item(f"<answer>{answer}</answer>", payload["item"])
         if rescored["status"] == "rule":
             record.update(correct=rescored["correct"], extracted=rescored["extracted"], status="judge")
+    if failed:
+        logger.warning(
+            "answer-extraction judge at %s failed on %d/%d items; counted as judge_failed (scored 0)",
+            settings.base_url,
+            failed,
+            len(pending),
+        )
     return records
