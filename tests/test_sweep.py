@@ -143,6 +143,10 @@ def test_slurm_array_script_is_written_not_run_and_other_arguments_are_refused(
     run_sh = next(out.glob("points/*/run.sh")).read_text()
     assert "accelerate.commands.launch" in run_sh and "-m eval_tasks run" in run_sh
     assert not list(out.glob("points/*/train"))  # nothing ran
+    # Collecting before the array ran: the table lists both points as unfinished, and the exit code says so.
+    assert sweep.main([*args, "--report-only"]) == 1
+    assert json.loads((out / "sweep.json").read_text())["unfinished"] == sorted(p.name for p in out.glob("points/*"))
+    assert "not trained" in (out / "sweep.md").read_text()
     with pytest.raises(ValueError, match="holds a run with other arguments"):
         sweep.main([*args, "--learning_rate", "1e-4"])
 
