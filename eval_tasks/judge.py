@@ -37,13 +37,10 @@ _SCORE = re.compile(r"(?<![\d.])(0(?:\.\d+)?|1(?:\.0+)?)(?![\d.])")
 
 
 @dataclass
-class JudgeSettings:
-    """Where the judge model is served (e.g. `vllm serve Qwen/Qwen2.5-72B-Instruct` -> http://host:8000/v1)."""
+class JudgeSettings(EndpointConfig):
+    """Where the judge model is served (the client's `EndpointConfig`, e.g. `vllm serve Qwen/Qwen2.5-72B-Instruct` ->
+    base_url http://host:8000/v1), and how hard to try."""
 
-    base_url: str = field(metadata={"help": "OpenAI-compatible base URL of the judge, e.g. http://localhost:8000/v1"})
-    model: str = field(metadata={"help": "Model name the endpoint serves."})
-    api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the API key."})
-    max_concurrency: int = field(default=16, metadata={"help": "Requests in flight at once."})
     timeout: float = field(default=120.0, metadata={"help": "Seconds per request."})
     attempts: int = field(default=5, metadata={"help": "Tries per item when the reply holds no score."})
     max_retries: int = field(default=5, metadata={"help": "Client retries of a failed request (timeouts, 429, 5xx)."})
@@ -55,7 +52,7 @@ class JudgeSettings:
             api_key_env=self.api_key_env,
             max_concurrency=self.max_concurrency,
             timeout=self.timeout,
-            sampling={"max_tokens": 8},
+            sampling={**self.sampling, "max_tokens": 8},
         )
 
 

@@ -36,14 +36,21 @@ RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 @dataclass
 class EndpointConfig:
-    """One OpenAI-compatible server (e.g. `vllm serve MODEL --port 8000` -> base_url http://host:8000/v1)."""
+    """One OpenAI-compatible server (e.g. `vllm serve MODEL --port 8000` -> base_url http://host:8000/v1).
 
-    base_url: str
-    model: str
-    api_key_env: str | None = "OPENAI_API_KEY"
-    max_concurrency: int = 16
-    timeout: float = 300.0
-    sampling: dict[str, Any] = field(default_factory=dict)  # temperature, top_p, max_tokens, ... sent as-is
+    The one endpoint config of the project: the judge reward's `JudgeConfig`, the eval judge's `JudgeSettings` and the
+    synthesis roles' endpoints are this type (the judges subclass it with their own settings)."""
+
+    base_url: str = field(metadata={"help": "OpenAI-compatible base URL, e.g. http://localhost:8000/v1."})
+    model: str = field(metadata={"help": "Model name the endpoint serves (`vllm serve MODEL`)."})
+    api_key_env: str | None = field(
+        default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the API key (never stored)."}
+    )
+    max_concurrency: int = field(default=16, metadata={"help": "Requests in flight at once on this endpoint."})
+    timeout: float = field(default=300.0, metadata={"help": "Seconds one request may take before a retry."})
+    sampling: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "Sent with every request as-is (temperature, top_p, max_tokens)."}
+    )
 
     def __post_init__(self):
         if self.max_concurrency < 1:

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from reward_funcs.answer_format import completion_text, format_reward, is_well_formatted  # noqa: F401
+from reward_funcs.client import EndpointConfig
 from reward_funcs.grading import MAX_ANSWER_CHARS, extract_answer, parse_gold, parse_options, verify
 
 logger = logging.getLogger(__name__)
@@ -107,14 +108,10 @@ def accuracy_reward(
 
 
 @dataclass
-class JudgeConfig:
-    """Where the judge model is served and how hard to try; the API key is read from `api_key_env` at call time."""
+class JudgeConfig(EndpointConfig):
+    """Where the judge model is served (the client's `EndpointConfig`: base_url, model, api_key_env, ...) and how hard
+    to try; the API key is read from `api_key_env` at call time."""
 
-    base_url: str = field(metadata={"help": "OpenAI-compatible base URL, e.g. http://localhost:8000/v1."})
-    model: str = field(metadata={"help": "Model name the endpoint serves (`vllm serve MODEL`)."})
-    api_key_env: str | None = field(
-        default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the API key (never stored)."}
-    )
     timeout: float = field(default=60.0, metadata={"help": "Seconds one judge request may take before a retry."})
     max_concurrency: int = field(default=32, metadata={"help": "Judge requests in flight at once."})
     max_retries: int = field(default=2, metadata={"help": "Retries of a failed request (timeouts, 429, 5xx)."})
@@ -127,6 +124,7 @@ class JudgeConfig:
             raise ValueError(
                 f"JudgeConfig needs base_url and model, got base_url={self.base_url!r} model={self.model!r}"
             )
+        super().__post_init__()
 
 
 def load_judge_prompt(version: str = "v1") -> str:
@@ -234,7 +232,7 @@ class JudgeReward:
     @property
     def client(self):
         if self._client is None:
-            from reward_funcs.client import ChatClient, EndpointConfig
+            from reward_funcs.client import ChatClient
 
             endpoint = EndpointConfig(
                 base_url=self.config.base_url,
@@ -242,7 +240,11 @@ class JudgeReward:
                 api_key_env=self.config.api_key_env,
                 max_concurrency=self.config.max_concurrency,
                 timeout=self.config.timeout,
-                sampling={"temperature": self.config.temperature, "max_tokens": self.config.max_tokens},
+                sampling={
+                    **self.config.sampling,
+                    "temperature": self.config.temperature,
+                    "max_tokens": self.config.max_tokens,
+                },
             )
             self._client = ChatClient([endpoint], max_retries=self.config.max_retries)
         return self._client
@@ -337,6 +339,10 @@ class HybridReward:
     def __init__(self, judge: JudgeReward | None = None):
         self.judge = judge
         self._warned_no_judge = False
+
+    def close(self) -> None:
+        if self.judge is not None:
+            self.judge.close()
 
     def __call__(
         self, completions: list, solution: list[str], log_extra=None, log_metric=None, **kwargs
