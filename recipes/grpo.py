@@ -133,16 +133,21 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args
         quantization_config=get_quantization_config(model_args),
         peft_config=get_peft_config(model_args),
     )
-    return train_and_save(
-        trainer,
-        checkpoint,
-        script_args,
-        model_args,
-        training_args,
-        tags=["wethink", "grpo", "vision-language"],
-        wethink_card=True,
-        hub=hub,
-    )
+    try:
+        return train_and_save(
+            trainer,
+            checkpoint,
+            script_args,
+            model_args,
+            training_args,
+            tags=["wethink", "grpo", "vision-language"],
+            wethink_card=True,
+            hub=hub,
+        )
+    finally:
+        for func in reward_funcs:  # the judge's HTTP client
+            if callable(getattr(func, "close", None)):
+                func.close()
 
 
 def make_parser() -> TrlParser:

@@ -65,7 +65,9 @@ def scripted_rollout(prompts: list, trainer) -> dict:
     }
 
 
-def train_one_step(model_dir, output_dir, reward_names, weights, judge_url=None) -> tuple[pd.DataFrame, list[dict]]:
+def train_one_step(
+    model_dir, output_dir, reward_names, weights, judge_url=None, judge_model="judge"
+) -> tuple[pd.DataFrame, list[dict]]:
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
@@ -76,21 +78,29 @@ def train_one_step(model_dir, output_dir, reward_names, weights, judge_url=None)
          "solution": "the reference", "question_type": "descriptive", "reward_method": "model"}
         for i, question in enumerate(SCRIPT)
     ]  # fmt: skip
-    judge = JudgeConfig(base_url=judge_url, model="judge", timeout=5, max_retries=0) if judge_url else None
+    judge = None
+    if judge_url:  # a short grade budget: the real server in the end-to-end test is a tiny CPU model
+        judge = JudgeConfig(base_url=judge_url, model=judge_model, timeout=60, max_retries=0, max_tokens=16)
     args = GRPOConfig(
         output_dir=str(output_dir), per_device_train_batch_size=8, num_generations=4, max_completion_length=32,
         max_steps=1, learning_rate=1e-5, beta=0.0, reward_weights=weights, logging_steps=1, save_strategy="no",
         report_to="none", log_completions=True, num_completions_to_print=0, bf16=False, seed=0,
         model_init_kwargs={"dtype": "float32"}, disable_tqdm=True,
     )  # fmt: skip
+    reward_funcs = get_reward_funcs(reward_names, judge=judge)
     trainer = GRPOTrainer(
         model=str(model_dir),
-        reward_funcs=get_reward_funcs(reward_names, judge=judge),
+        reward_funcs=reward_funcs,
         args=args,
         train_dataset=Dataset.from_list(rows),
         rollout_func=scripted_rollout,
     )
-    trainer.train()
+    try:
+        trainer.train()
+    finally:
+        for func in reward_funcs:
+            if callable(getattr(func, "close", None)):
+                func.close()
     table = pd.read_parquet(output_dir / "completions" / "completions_00001.parquet")
     table["question"] = [prompt[-1]["content"] for prompt in table["prompt"]]
     table["text"] = [completion[-1]["content"] for completion in table["completion"]]
@@ -144,3 +154,26 @@ def test_judge_counts_are_logged_per_step(runs):
     assert failing_step["hybrid_reward/judged"] == 4.0  # the cat group; the car group was voided
     assert healthy_step["hybrid_reward/voided_groups"] == 0.0 and healthy_step["hybrid_reward/judged"] == 8.0
     assert "rewards/hybrid_reward/mean" in failing_step and "rewards/format_reward/mean" in failing_step
+
+
+def test_hybrid_against_a_real_judge_server_end_to_end(tiny_model_dir, tiny_server, tmp_path):
+    """`hybrid` calling `transformers serve` (the tiny random model: its grades are noise, the plumbing is real)."""
+    table, history = train_one_step(
+        tiny_model_dir, tmp_path / "run", ["hybrid", "format"], [0.7, 0.3], tiny_server.base_url, tiny_server.model
+    )
+    [step] = [entry for entry in history if "loss" in entry]
+    assert math.isfinite(step["loss"])
+    assert '"POST /v1/chat/completions HTTP/1.1" 200' in tiny_server.log_tail(200)  # the judge answered over HTTP
+    # Every completion carries an answer, so each is either graded or in a voided group of 4.
+    assert step["hybrid_reward/judged"] + 4 * step["hybrid_reward/voided_groups"] == 8
+    assert step["hybrid_reward/judge_failures"] >= step["hybrid_reward/voided_groups"]
+    assert {"rewards/hybrid_reward/mean", "rewards/format_reward/mean", "reward"} <= set(step)
+    # The per-function reward columns of TRL's completions table, with the judged one NaN exactly in voided groups.
+    assert {"hybrid_reward", "format_reward", "advantage", "hybrid_route"} <= set(table.columns)
+    voided = table.groupby("question")["hybrid_reward"].apply(lambda column: column.isna().all())
+    assert int(voided.sum()) == step["hybrid_reward/voided_groups"]
+    assert (
+        not table.groupby("question")["hybrid_reward"]
+        .apply(lambda column: column.isna().any() and not column.isna().all())
+        .any()
+    )
