@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
+import json
 import threading
 import time
 
@@ -116,3 +118,36 @@ def test_chat_many_sync_works_inside_a_running_loop(monkeypatch):
         client.close()
     assert [r.text for r in results] == ["A", "B"]
     assert s.requests[0].headers["authorization"] == "Bearer sk-secret"
+
+
+@pytest.mark.parametrize("unusable", [Reply(garbage=b"<html>oops"), Reply(text=""), Reply(text="  \n")])
+def test_unusable_replies_are_retried_when_asked(unusable):
+    calls = itertools.count()
+    with ScriptedOpenAIServer(lambda r: unusable if next(calls) < 2 else Reply(text="fine")) as s:
+        client = fast_client(s, retry_unusable=True)
+        result = asyncio.run(chat_once(client))
+    assert result.text == "fine" and result.attempts == 3
+
+
+def test_submit_gives_each_result_as_it_arrives():
+    with ScriptedOpenAIServer(lambda r: Reply(text=r.last_text, delay_s=0.3 if r.last_text == "slow" else 0)) as s:
+        client = fast_client(s)
+        futures = {client.submit([{"role": "user", "content": w}]): w for w in ("slow", "quick")}
+        order = [futures[f] for f in concurrent.futures.as_completed(futures)]
+        client.close()
+    assert order == ["quick", "slow"]
+
+
+def test_check_served_model_names_what_the_server_serves():
+    listing = json.dumps({"object": "list", "data": [{"id": "served/model"}]}).encode()
+    with ScriptedOpenAIServer(
+        lambda r: Reply(garbage=listing) if r.path.endswith("/models") else Reply(text="x")
+    ) as s:
+        good = ChatClient([EndpointConfig(base_url=s.base_url, model="served/model")])
+        bad = ChatClient([EndpointConfig(base_url=s.base_url, model="other")])
+        good.check_served_model()
+        with pytest.raises(EndpointError, match=r"does not serve model 'other'; it serves \['served/model'\]"):
+            bad.check_served_model()
+        good.close()
+        bad.close()
+    assert not [r for r in s.requests if r.path.endswith("/chat/completions")]  # the listing sufficed
