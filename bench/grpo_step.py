@@ -1,4 +1,11 @@
-"""GRPO step time through `recipes/grpo.py` vs a plain `GRPOTrainer` set up as TRL's `examples/scripts/grpo_vlm.py`.
+"""GRPO step time: the recipe's overhead, and the cost of the model judge.
+
+1. `recipes/grpo.py` vs a plain `GRPOTrainer` set up as TRL's `examples/scripts/grpo_vlm.py` (target <= 5%).
+2. The judge path: `hybrid` calling a judge with a scripted 200 ms latency vs no judge, 8 completions per step
+   (2 prompts x 4), target <= 1.2x the judge-free step. A random tiny policy never writes an `<answer>`, so nothing
+   would reach the judge: both sides generate with the trainer's own HF generation and then append a scripted
+   `<answer>` to every completion (TRL's `rollout_func` hook), so the judge grades all 8 (one concurrent, deduplicated
+   batch per step) and the only difference between the sides is the judge.
 
 Both train the tiny random Qwen2.5-VL on the same dataset_builder output with the same GRPOConfig (recipes/tiny/
 grpo.yaml, checkpoint saving off) and the same reward functions, in one process, in ABBA order. The
@@ -8,6 +15,8 @@ checks, model load, steps, final save and, for the recipe, the model card) and t
 Torch runs one thread so that other processes on the machine perturb both sides alike.
 
     .venv/bin/python bench/grpo_step.py [--steps 30] [--repeats 4] [--quick]
+
+The last line is the judge RESULT; the overhead RESULT is printed above it.
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 TARGET_OVERHEAD = 0.05
+TARGET_JUDGE_RATIO = 1.2
+JUDGE_LATENCY_S = 0.2
 
 
 def recipe_args(model_dir: Path, data_dir: Path, output_dir: Path, steps: int) -> list[str]:
@@ -84,6 +95,65 @@ def run_plain(args: list[str]) -> dict:
     return {"train": metrics["train_runtime"], "total": total, "step_times": step_times(trainer.state.log_history)}
 
 
+def generate_then_answer(prompts: list, trainer) -> dict:
+    """TRL `rollout_func`: the trainer's own HF generation (TRL's `_tokenize_prompts` / `_generate_single_turn`, so
+    the generation cost is the real one), then a scripted final answer appended to each completion."""
+    prompt_ids, images, multimodal_fields = trainer._tokenize_prompts(prompts)
+    completion_ids, logprobs = trainer._generate_single_turn(prompt_ids, images, multimodal_fields, 1)
+    tokenizer = trainer.processing_class.tokenizer
+    answer = tokenizer.encode("</think><answer>a red car</answer>", add_special_tokens=False)
+    completion_ids = [list(ids) + answer for ids in completion_ids]
+    return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": None}
+
+
+def run_judge_side(args: list[str], judge_url: str | None) -> dict:
+    """Plain GRPOTrainer, 8 completions per step, every row judged by the model (reward_method = model)."""
+    from datasets import load_dataset
+    from trl import GRPOTrainer
+
+    from recipes import grpo
+    from reward_funcs import JudgeConfig, get_reward_funcs
+
+    script_args, training_args, model_args = grpo.make_parser().parse_args_and_config(
+        [*args, "--per_device_train_batch_size", "8", "--num_generations", "4"]
+    )
+    training_args.model_init_kwargs = {"dtype": model_args.dtype}
+    dataset = load_dataset(script_args.dataset_name, script_args.dataset_config, split="train")
+    dataset = dataset.map(lambda row: {"reward_method": "model", "question_type": "descriptive"})
+    judge = JudgeConfig(base_url=judge_url, model="judge", max_retries=0) if judge_url else None
+    reward_funcs = get_reward_funcs(script_args.reward_funcs, judge=judge)
+    trainer = GRPOTrainer(
+        model=model_args.model_name_or_path, args=training_args, reward_funcs=reward_funcs,
+        train_dataset=dataset, rollout_func=generate_then_answer,
+    )  # fmt: skip
+    try:
+        trainer.train()
+    finally:
+        for func in reward_funcs:
+            if callable(getattr(func, "close", None)):
+                func.close()
+    history = trainer.state.log_history
+    judged = [entry.get("hybrid_reward/judged", 0.0) for entry in history if "loss" in entry]
+    return {"step_times": step_times(history), "judged": judged}
+
+
+def judge_comparison(model_dir: Path, data_dir: Path, tmp: Path, steps: int, repeats: int) -> dict:
+    from tests.doubles.scripted_server import Reply, ScriptedOpenAIServer
+
+    def slow_judge(request):
+        return Reply(text="Matches the reference.\nGRADE: CORRECT", delay_s=JUDGE_LATENCY_S)
+
+    runs = {"no judge": [], "judge 200 ms": []}
+    with ScriptedOpenAIServer(slow_judge) as server:
+        sides = [("no judge", None), ("judge 200 ms", server.base_url)]
+        for repeat in range(repeats):
+            for name, url in sides if repeat % 2 == 0 else sides[::-1]:
+                out = tmp / f"judge-{name.split()[0]}-{repeat}"
+                runs[name].append(run_judge_side(recipe_args(model_dir, data_dir, out, steps), url))
+        requests = len(server.requests)
+    return {"runs": runs, "requests": requests}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=30, help="GRPO steps per run")
@@ -110,6 +180,8 @@ def main() -> int:
 
         # Warm-up (imports, kernels, dataset cache) so the first timed run is not penalised.
         run_plain(recipe_args(model_dir, tmp / "data", tmp / "warmup", 1))
+        os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func's experimental-feature warning
+        judge = judge_comparison(model_dir, tmp / "data", tmp, options.steps, options.repeats)
         runs = {"plain GRPOTrainer": [], "recipes/grpo.py": []}
         order = [("plain GRPOTrainer", run_plain), ("recipes/grpo.py", run_recipe)]
         for repeat in range(options.repeats):
@@ -140,6 +212,18 @@ def main() -> int:
     print(
         f"RESULT recipe overhead on GRPO step time: {overhead * 100:+.1f}% (target <= {TARGET_OVERHEAD * 100:.0f}%) {verdict}"
     )
+
+    print(f"\nJudge path: 8 completions per step, judge latency {JUDGE_LATENCY_S * 1000:.0f} ms (scripted loopback)")
+    print(f"{'side':<20} {'median s/step':>14} {'judged/step':>12}")
+    medians = {}
+    for name, results in judge["runs"].items():
+        medians[name] = statistics.median(t for r in results for t in r["step_times"])
+        judged = statistics.mean(j for r in results for j in r["judged"]) if name != "no judge" else 0.0
+        print(f"{name:<20} {medians[name]:>14.3f} {judged:>12.1f}")
+    print(f"judge requests served: {judge['requests']}")
+    ratio = medians["judge 200 ms"] / medians["no judge"]
+    verdict = "PASS" if ratio <= TARGET_JUDGE_RATIO else "SHORT"
+    print(f"RESULT judge step / judge-free step: {ratio:.2f}x (target <= {TARGET_JUDGE_RATIO}x) {verdict}")
     return 0
 
 
