@@ -1,11 +1,19 @@
-"""A small synthetic WeThink release for tests, the demo and the benchmarks.
+"""A synthetic WeThink release for tests, the demo and the benchmarks: a small task that can be learned from pixels.
 
-It mimics the published release closely enough to exercise the builder: release-schema records (JSONL or a JSON
-array) whose `image_path` points into a LLaVA-CoT-style image bundle (an unpacked folder, or `image.zip` split into
-`image.zip.part-aa`, `-ab`, ... exactly like `split -b`), the spellings the release uses for question types, answers
-and reasoning already wrapped in <think>/<answer> on some rows, literal `<image>` text in some questions, and
-abilities given either as a list or as a comma-separated string. Every gold answer is right for its generated image:
-the image is drawn from the same random scene the question is asked about.
+Every image is a 2x2 grid of cells, each empty or holding one shape (square, circle, triangle) in one of four colours.
+Every question is answerable from the pixels alone: the colour or the shape in a cell, where a shape is, how many shapes
+there are, or a short description of a cell. Questions come in the release's three question types (multiple-choice
+and fill-in-the-blank are rule-rewarded, descriptive ones model-rewarded), each with a short reasoning path that first
+says what it sees, then answers.
+
+The records mimic the published release closely enough to exercise the builder: release-schema records (JSONL or a
+JSON array) whose `image_path` points into a LLaVA-CoT-style image bundle (an unpacked folder, or `image.zip` split
+into `image.zip.part-aa`, `-ab`, ... exactly like `split -b`), the spellings the release uses for question types,
+answers and reasoning already wrapped in <think>/<answer> on some rows, literal `<image>` text in some questions, and
+abilities given either as a list or as a comma-separated string.
+
+`write_heldout_split` draws a held-out evaluation split from the same generator under another seed, leaving out every
+(scene, question) pair the training release holds, so a model trained on the release never sees its items.
 """
 
 from __future__ import annotations
@@ -22,7 +30,12 @@ from PIL import Image, ImageDraw
 
 # name -> RGB, kept to colors that survive JPEG compression and are easy to tell apart.
 COLORS = {"red": (220, 30, 30), "blue": (30, 60, 220), "green": (30, 170, 60), "yellow": (235, 200, 20)}
-SHAPES = ("square", "circle")
+SHAPES = ("square", "circle", "triangle")
+# The grid's cells in reading order, (column, row).
+POSITIONS = {"top left": (0, 0), "top right": (1, 0), "bottom left": (0, 1), "bottom right": (1, 1)}
+# What a question asks about; each kind comes in every question type.
+KINDS = ("colour", "shape", "count", "position")  # descriptive questions are kind "description"
+LETTERS = "ABCD"
 # The LLaVA-CoT-100k bundle's folder layout: (relative folder, file suffix) per image source.
 SOURCE_LAYOUTS = (
     ("coco/train2017", "jpg"),
@@ -40,7 +53,10 @@ CATEGORY_SPELLINGS = {
     "fill-in-the-blank": ("fill-in-the-blank", "fill in the blank", "FIB"),
     "descriptive": ("descriptive", "open-ended", "DES"),
 }
+QUESTION_TYPE_WEIGHTS = (5, 3, 2)
 OTHER_ABILITIES = ("Recognition", "OCR", "Knowledge", "Language generation", "Spatial awareness", "Math")
+# Columns of the held-out split (one Parquet file, read by the `synthetic` evaluation task).
+HELDOUT_COLUMNS = ("id", "image", "question", "answer", "question_type", "reward_method", "kind", "answer_space")
 
 
 @dataclass
@@ -50,95 +66,149 @@ class SyntheticRelease:
     images_root: Path
 
 
-@dataclass
-class _Scene:
-    shapes: list[tuple[str, str, tuple[int, int, int, int]]]  # (shape, color name, box)
+@dataclass(frozen=True)
+class Scene:
+    cells: dict[str, tuple[str, str]]  # position -> (color, shape), occupied cells only
+
+    def key(self) -> tuple:
+        return tuple(sorted(self.cells.items()))
 
 
-def _random_scene(rng: random.Random, size: tuple[int, int]) -> _Scene:
+@dataclass(frozen=True)
+class Question:
+    kind: str
+    question_type: str
+    problem: str
+    answer: str
+    reasoning: str
+    answer_space: tuple[str, ...]  # every answer a guess could give (option letters for multiple choice)
+
+    @property
+    def reward_method(self) -> str:
+        return "model" if self.question_type == "descriptive" else "rule"
+
+
+def random_scene(rng: random.Random) -> Scene:
+    positions = rng.sample(list(POSITIONS), rng.randint(1, len(POSITIONS)))
+    return Scene({pos: (rng.choice(list(COLORS)), rng.choice(SHAPES)) for pos in POSITIONS if pos in positions})
+
+
+def draw_scene(scene: Scene, size: tuple[int, int] = (64, 64)) -> Image.Image:
     width, height = size
-    cell = max(8, min(width, height) // 4)
-    cells = [(x, y) for x in range(width // cell) for y in range(height // cell)]
-    rng.shuffle(cells)
-    shapes = []
-    for cx, cy in cells[: rng.randint(1, min(6, len(cells)))]:
-        pad = max(1, cell // 8)
-        box = (cx * cell + pad, cy * cell + pad, (cx + 1) * cell - pad, (cy + 1) * cell - pad)
-        shapes.append((rng.choice(SHAPES), rng.choice(list(COLORS)), box))
-    return _Scene(shapes)
-
-
-def _draw(scene: _Scene, size: tuple[int, int]) -> Image.Image:
+    cell_w, cell_h = width // 2, height // 2
     image = Image.new("RGB", size, (250, 250, 245))
     draw = ImageDraw.Draw(image)
-    for shape, color, box in scene.shapes:
-        (draw.rectangle if shape == "square" else draw.ellipse)(box, fill=COLORS[color])
+    for pos, (color, shape) in scene.cells.items():
+        col, row = POSITIONS[pos]
+        pad_w, pad_h = max(1, cell_w // 8), max(1, cell_h // 8)
+        x0, y0 = col * cell_w + pad_w, row * cell_h + pad_h
+        x1, y1 = (col + 1) * cell_w - pad_w - 1, (row + 1) * cell_h - pad_h - 1
+        fill = COLORS[color]
+        if shape == "square":
+            draw.rectangle((x0, y0, x1, y1), fill=fill)
+        elif shape == "circle":
+            draw.ellipse((x0, y0, x1, y1), fill=fill)
+        else:
+            draw.polygon([((x0 + x1) / 2, y0), (x1, y1), (x0, y1)], fill=fill)
     return image
 
 
-def _count(scene: _Scene, shape: str, color: str) -> int:
-    return sum(1 for s, c, _ in scene.shapes if s == shape and c == color)
-
-
-def _question(rng: random.Random, scene: _Scene) -> tuple[str, str, str, str, list[str]]:
-    """Returns (question type, problem, answer, reasoning, abilities) for a scene."""
-    shape, color, _ = rng.choice(scene.shapes)
-    count = _count(scene, shape, color)
-    kind = rng.choices(list(CATEGORY_SPELLINGS), weights=(5, 3, 2))[0]
-    plural = f"{color} {shape}s"
-    reasoning = (
-        f"I look at every shape in the image. Counting the {plural} one by one, I find {count}. "
-        f"The image shows {len(scene.shapes)} shapes in total."
+def describe_grid(scene: Scene) -> str:
+    """The reasoning path's first step, the same for every question: what each cell holds, in reading order."""
+    return " ".join(
+        f"{pos.capitalize()}: {' '.join(scene.cells[pos]) if pos in scene.cells else 'empty'}." for pos in POSITIONS
     )
-    if kind == "multiple-choice":
-        wrong = rng.sample([n for n in range(0, 8) if n != count], 3)
-        values = [count, *wrong]
-        rng.shuffle(values)
-        letters = "ABCD"
-        options = "\n".join(f"{letter}. {value}" for letter, value in zip(letters, values))
-        problem = f"How many {plural} are there in the image?\nOptions:\n{options}"
-        answer = letters[values.index(count)]
-        reasoning += f" So the right option is {answer}."
-        abilities = ["Reasoning", "Recognition", "Math"]
-    elif kind == "fill-in-the-blank":
-        problem = f"Count the {plural} in the image. There are ___ {plural}."
-        answer = str(count)
-        abilities = ["Reasoning", "Math"]
+
+
+def _multiple_choice(rng: random.Random, values: list[str], answer: str, stem: str, reasoning: str, kind: str):
+    values = values[:]
+    rng.shuffle(values)
+    options = "\n".join(f"{letter}. {value}" for letter, value in zip(LETTERS, values))
+    letter = LETTERS[values.index(answer)]
+    return Question(
+        kind,
+        "multiple-choice",
+        f"{stem}\nOptions:\n{options}",
+        letter,
+        f"{reasoning} {answer.capitalize()} is option {letter}.",
+        tuple(LETTERS[: len(values)]),
+    )
+
+
+def make_question(rng: random.Random, scene: Scene, question_type: str, kind: str) -> Question:
+    """One question of `kind` in `question_type` about `scene`, with its gold answer and a short reasoning path: the
+    grid as seen (`describe_grid`), then the step that answers. Descriptive questions ask for a short description of
+    one cell (kind "description")."""
+    seen = describe_grid(scene)
+    pos = rng.choice(list(scene.cells))
+    color, shape = scene.cells[pos]
+    if question_type == "descriptive":  # a free-form answer: a judge grades it in training
+        problem = rng.choice((f"Describe the shape in the {pos}.", f"What does the {pos} of the image show?"))
+        space = tuple(f"a {c} {s}" for c in COLORS for s in SHAPES)
+        return Question("description", question_type, problem, f"a {color} {shape}", seen, space)
+    unique = [p for p in scene.cells if list(scene.cells.values()).count(scene.cells[p]) == 1]
+    if kind == "position" and not unique:  # every shape appears twice: "where is it" has no single answer
+        kind = "colour"
+    if kind == "colour":
+        stem, blank = f"What colour is the shape in the {pos}?", f"The shape in the {pos} is ___."
+        values, answer = list(COLORS), color
+    elif kind == "shape":
+        stem, blank = f"Which shape is in the {pos}?", f"The {pos} holds a ___."
+        values, answer = list(SHAPES), shape
+    elif kind == "count":
+        stem, blank = "How many shapes are in the image?", "There are ___ shapes in the image."
+        values, answer = [str(n) for n in range(1, len(POSITIONS) + 1)], str(len(scene.cells))
+        seen += f" That makes {answer}."
     else:
-        described = ", ".join(f"a {c} {s}" for s, c, _ in scene.shapes)
-        problem = "Describe the shapes in the image and how many of each color there are."
-        answer = f"The image shows {len(scene.shapes)} shapes on a light background: {described}."
-        reasoning = f"I list each shape with its color: {described}."
-        abilities = ["Reasoning", "Language generation"]
+        pos = rng.choice(unique)
+        color, shape = scene.cells[pos]
+        stem, blank = f"Where is the {color} {shape}?", f"The {color} {shape} is in the ___."
+        values, answer = list(POSITIONS), pos
+    if question_type == "multiple-choice":
+        return _multiple_choice(rng, values, answer, stem, seen, kind)
+    return Question(kind, question_type, blank, answer, seen, tuple(values))
+
+
+def _abilities(rng: random.Random, question: Question) -> list[str]:
+    abilities = ["Reasoning", "Recognition"]
+    abilities += ["Math"] if question.kind == "count" else ["Spatial awareness"] if question.kind == "position" else []
+    if question.question_type == "descriptive":
+        abilities.append("Language generation")
     extra = rng.choice(OTHER_ABILITIES)
-    if extra not in abilities:
-        abilities.append(extra)
-    return kind, problem, answer, reasoning, abilities
+    return abilities if extra in abilities else [*abilities, extra]
+
+
+def iter_scene_questions(n: int, seed: int) -> Iterator[tuple[Scene, Question, random.Random]]:
+    """n (scene, question, rng) triples, deterministic for a seed; no image is drawn."""
+    rng = random.Random(seed)
+    for index in range(n):
+        scene = random_scene(rng)
+        question_type = rng.choices(list(CATEGORY_SPELLINGS), weights=QUESTION_TYPE_WEIGHTS)[0]
+        yield scene, make_question(rng, scene, question_type, KINDS[index % len(KINDS)]), rng
 
 
 def iter_synthetic_records(n: int, *, seed: int = 0, image_size: tuple[int, int] = (64, 64)) -> Iterator[tuple]:
     """Yields (release record, PIL image, image suffix) n times, deterministically for a seed."""
-    rng = random.Random(seed)
-    for index in range(n):
-        scene = _random_scene(rng, image_size)
-        kind, problem, answer, reasoning, abilities = _question(rng, scene)
+    for index, (scene, question, rng) in enumerate(iter_scene_questions(n, seed)):
         folder, suffix = SOURCE_LAYOUTS[index % len(SOURCE_LAYOUTS)]
+        problem, answer, reasoning = question.problem, question.answer, question.reasoning
         if rng.random() < 0.2:  # the release has literal <image> text in some questions
             problem = "<image>\n" + problem
         if rng.random() < 0.15:
             reasoning = f"<think>{reasoning}</think>"
         if rng.random() < 0.1:
             answer = f"<answer>{answer}</answer>"
+        abilities = _abilities(rng, question)
         record = {
             "problem": problem,
             "answer": answer,
-            "category": rng.choice(CATEGORY_SPELLINGS[kind]),
+            "category": rng.choice(CATEGORY_SPELLINGS[question.question_type]),
             "abilities": ", ".join(abilities) if rng.random() < 0.1 else abilities,
             "refined_cot": reasoning,
             "image_path": f"{folder}/{index:08d}.{suffix}",
-            "reward": "model" if kind == "descriptive" else "rule",
+            "reward": question.reward_method,
         }
-        yield record, _draw(scene, image_size), suffix
+        yield record, draw_scene(scene, image_size), suffix
 
 
 def _encode(image: Image.Image, suffix: str) -> bytes:
@@ -215,3 +285,63 @@ def write_synthetic_release(
         split_into_parts(zip_path, zip_parts)
         zip_path.unlink()
     return SyntheticRelease(records_path=records_path, images_root=images_root)
+
+
+def heldout_seed(seed: int) -> str:
+    """The held-out split's seed: a different random stream from every training release's integer seed."""
+    return f"heldout-{seed}"
+
+
+def heldout_items(n: int, *, seed: int = 0, train_n: int = 0, train_seed: int = 0) -> list[tuple[Scene, Question]]:
+    """n held-out (scene, question) pairs from the generator, none of them in the training release
+    `write_synthetic_release(..., train_n, seed=train_seed)` (same scene and same question text)."""
+    seen = {(scene.key(), q.problem, q.answer) for scene, q, _ in iter_scene_questions(train_n, train_seed)}
+    items = []
+    for scene, question, _ in iter_scene_questions(10 * n + 100, heldout_seed(seed)):
+        key = (scene.key(), question.problem, question.answer)
+        if key not in seen:
+            seen.add(key)
+            items.append((scene, question))
+            if len(items) == n:
+                return items
+    raise ValueError(f"could not draw {n} held-out items unseen in training; ask for fewer")
+
+
+def write_heldout_split(
+    out_dir: str | Path,
+    n: int,
+    *,
+    seed: int = 0,
+    train_n: int = 0,
+    train_seed: int = 0,
+    image_size: tuple[int, int] = (64, 64),
+) -> Path:
+    """Writes the held-out split as `out_dir/data/test-00000-of-00001.parquet` (columns HELDOUT_COLUMNS, the layout
+    `load_dataset(out_dir)` reads); returns out_dir."""
+    from datasets import Dataset, Features, Sequence, Value
+    from datasets import Image as ImageFeature
+
+    features = Features(
+        {
+            **{column: Value("string") for column in HELDOUT_COLUMNS},
+            "image": ImageFeature(),
+            "answer_space": Sequence(Value("string")),
+        }
+    )
+    rows = [
+        {
+            "id": f"heldout-{index:05d}",
+            "image": draw_scene(scene, image_size),
+            "question": question.problem,
+            "answer": question.answer,
+            "question_type": question.question_type,
+            "reward_method": question.reward_method,
+            "kind": question.kind,
+            "answer_space": list(question.answer_space),
+        }
+        for index, (scene, question) in enumerate(heldout_items(n, seed=seed, train_n=train_n, train_seed=train_seed))
+    ]
+    out_dir = Path(out_dir)
+    (out_dir / "data").mkdir(parents=True, exist_ok=True)
+    Dataset.from_list(rows, features=features).to_parquet(str(out_dir / "data" / "test-00000-of-00001.parquet"))
+    return out_dir

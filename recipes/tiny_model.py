@@ -1,10 +1,15 @@
 """Build a tiny random Qwen2.5-VL, fully offline and deterministic from a seed.
 
 No weights or tokenizer files can be downloaded on CPU CI, so tests, the demo and the benchmarks use this model:
-the real Qwen2.5-VL architecture (window attention, M-RoPE, patch merger) at ~0.2M parameters, a byte-level BPE
-tokenizer with Qwen's special tokens, the Qwen2-VL chat template and the real image processor.
+the real Qwen2.5-VL architecture (window attention, M-RoPE, patch merger), a byte-level BPE tokenizer with Qwen's
+special tokens, the Qwen2-VL chat template and the real image processor. Two sizes:
 
-    python recipes/tiny_model.py --output-dir outputs/tiny-qwen2.5-vl [--seed 0] [--overwrite]
+- `tiny` (~0.2M parameters): the tests' model, as fast as possible;
+- `demo` (~1.5M parameters): `make demo`'s model, big enough to learn the synthetic release's task
+  (`dataset_builder/synthetic.py`) on CPU in a few minutes; its tokenizer also learns that task's words, so its
+  sequences stay short.
+
+    python recipes/tiny_model.py --output-dir outputs/tiny-qwen2.5-vl [--size tiny|demo] [--seed 0] [--overwrite]
 
 The folder loads with `AutoModelForImageTextToText.from_pretrained(DIR)` and `AutoProcessor.from_pretrained(DIR)`.
 """
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 # Qwen2-VL / Qwen2.5-VL chat template (as shipped with the Instruct checkpoints): image and video parts render as
@@ -65,7 +71,47 @@ _CORPUS_SEEDS = [
 ]
 
 
-def _corpus(seed: int) -> list[str]:
+@dataclass(frozen=True)
+class ModelSize:
+    vocab_size: int
+    text: dict
+    vision: dict
+    # Synthetic-task questions and reasoning paths added to the tokenizer corpus (0: none).
+    task_corpus_lines: int = 0
+
+    @property
+    def mrope_section(self) -> list[int]:
+        """Qwen2.5-VL's temporal/height/width split of the rotary half-dimension (2:3:3, as in [16, 24, 24])."""
+        half = self.text["hidden_size"] // self.text["num_attention_heads"] // 2
+        return [half // 4, 3 * half // 8, 3 * half // 8]
+
+
+SIZES = {
+    "tiny": ModelSize(
+        vocab_size=400,
+        text={"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4},
+        vision={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2},
+    ),
+    "demo": ModelSize(
+        vocab_size=800,
+        text={"hidden_size": 128, "intermediate_size": 384, "num_hidden_layers": 4, "num_attention_heads": 4},
+        vision={"depth": 2, "hidden_size": 64, "intermediate_size": 128, "num_heads": 4},
+        task_corpus_lines=400,
+    ),
+}
+
+
+def _task_corpus(n: int, seed: int) -> list[str]:
+    from dataset_builder.synthetic import iter_scene_questions
+    from dataset_builder.views import assistant_text
+
+    lines = []
+    for _, question, _ in iter_scene_questions(n, seed):
+        lines += [question.problem, assistant_text(question.reasoning, question.answer)]
+    return lines
+
+
+def _corpus(seed: int, task_lines: int = 0) -> list[str]:
     import random
 
     rng = random.Random(seed)
@@ -74,10 +120,10 @@ def _corpus(seed: int) -> list[str]:
     for _ in range(300):
         lines.append(" ".join(rng.choice(words) for _ in range(rng.randint(4, 16))))
     lines += [str(n) for n in range(200)]
-    return lines
+    return lines + (_task_corpus(task_lines, seed) if task_lines else [])
 
 
-def build_tokenizer(seed: int = 0, vocab_size: int = 400):
+def build_tokenizer(seed: int = 0, vocab_size: int = 400, task_lines: int = 0):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -90,7 +136,7 @@ def build_tokenizer(seed: int = 0, vocab_size: int = 400):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(_corpus(seed), trainer=trainer)
+    tok.train_from_iterator(_corpus(seed, task_lines), trainer=trainer)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token="<|im_end|>",
@@ -103,31 +149,25 @@ def build_tokenizer(seed: int = 0, vocab_size: int = 400):
     return tokenizer
 
 
-def build_config(tokenizer):
+def build_config(tokenizer, size: ModelSize = SIZES["tiny"]):
     from transformers import Qwen2_5_VLConfig
 
     ids = {name: tokenizer.convert_tokens_to_ids(name) for name in SPECIAL_TOKENS}
     return Qwen2_5_VLConfig(
         text_config={
             "vocab_size": len(tokenizer),
-            "hidden_size": 64,
-            "intermediate_size": 128,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
+            **size.text,
             "num_key_value_heads": 2,
             "max_position_embeddings": 4096,
-            "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]},
+            "rope_scaling": {"type": "mrope", "mrope_section": size.mrope_section},
             "tie_word_embeddings": True,
             "bos_token_id": ids["<|endoftext|>"],
             "eos_token_id": ids["<|im_end|>"],
             "pad_token_id": ids["<|endoftext|>"],
         },
         vision_config={
-            "depth": 2,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_heads": 2,
-            "out_hidden_size": 64,
+            **size.vision,
+            "out_hidden_size": size.text["hidden_size"],
             "fullatt_block_indexes": [1],
             "window_size": 56,
             "patch_size": 14,
@@ -142,8 +182,9 @@ def build_config(tokenizer):
     )
 
 
-def build_tiny_model(output_dir: str | Path, seed: int = 0, overwrite: bool = False) -> Path:
-    """Write a tiny random Qwen2.5-VL (model, tokenizer, processor, generation config) to `output_dir`."""
+def build_tiny_model(output_dir: str | Path, seed: int = 0, overwrite: bool = False, size: str = "tiny") -> Path:
+    """Write a tiny random Qwen2.5-VL of `size` (see SIZES: model, tokenizer, processor, generation config) to
+    `output_dir`."""
     import torch
     from transformers import (
         AutoModelForImageTextToText,
@@ -153,6 +194,9 @@ def build_tiny_model(output_dir: str | Path, seed: int = 0, overwrite: bool = Fa
         Qwen2VLVideoProcessor,
     )
 
+    if size not in SIZES:
+        raise ValueError(f"unknown model size {size!r}; choose from {list(SIZES)}")
+    preset = SIZES[size]
     output_dir = Path(output_dir)
     if output_dir.exists() and any(output_dir.iterdir()):
         if not overwrite:
@@ -163,8 +207,8 @@ def build_tiny_model(output_dir: str | Path, seed: int = 0, overwrite: bool = Fa
     output_dir.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(seed)
-    tokenizer = build_tokenizer(seed)
-    config = build_config(tokenizer)
+    tokenizer = build_tokenizer(seed, preset.vocab_size, preset.task_corpus_lines)
+    config = build_config(tokenizer, preset)
     model = AutoModelForImageTextToText.from_config(config)
     model.generation_config = GenerationConfig(
         bos_token_id=config.text_config.bos_token_id,
@@ -188,15 +232,16 @@ def build_tiny_model(output_dir: str | Path, seed: int = 0, overwrite: bool = Fa
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output-dir", required=True, help="folder to write the model to")
+    parser.add_argument("--size", choices=list(SIZES), default="tiny", help="model size preset (see SIZES)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the tokenizer corpus and the random weights")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --output-dir")
     args = parser.parse_args(argv)
     try:
-        path = build_tiny_model(args.output_dir, seed=args.seed, overwrite=args.overwrite)
+        path = build_tiny_model(args.output_dir, seed=args.seed, overwrite=args.overwrite, size=args.size)
     except FileExistsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"tiny Qwen2.5-VL written to {path}")
+    print(f"tiny Qwen2.5-VL ({args.size}) written to {path}")
     return 0
 
 
