@@ -28,6 +28,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -132,6 +133,8 @@ def parse_sweep_args(argv: list[str]) -> tuple[SweepArguments, list[str]]:
     args, overrides = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
     cli_keys = {item.partition("=")[0] for item in grid}
     args.grid = [item for item in file_grid if item.partition("=")[0] not in cli_keys] + grid
+    args.config, args.script = resolve_repo_path(args.config), resolve_repo_path(args.script)
+    args.accelerate_config = resolve_repo_path(args.accelerate_config)
     if args.config is None:
         raise ValueError("give the recipe YAML with --config (or `config:` in --sweep-config)")
     if args.launcher not in ("local", "slurm"):
@@ -139,14 +142,25 @@ def parse_sweep_args(argv: list[str]) -> tuple[SweepArguments, list[str]]:
     return args, overrides
 
 
-def load_recipe_parser(script: str):
-    """The recipe script's own parser (its `make_parser()`), so grid keys are checked against what it accepts."""
+def resolve_repo_path(path: str | None) -> str | None:
+    """A file as given, else relative to the repository: the recipes' paths work from any folder."""
+    if path is None or Path(path).is_file():
+        return path
+    in_repo = Path(__file__).resolve().parents[1] / path
+    if not in_repo.is_file():
+        raise FileNotFoundError(f"{path} not found (neither here nor in the repository {in_repo.parents[0]})")
+    return str(in_repo)
+
+
+def load_recipe(script: str):
+    """The recipe script as a module: its `make_parser()` (grid keys and values are checked against what it accepts)
+    and, where it has one, its `build_reward_funcs` (reward names against weights, judge settings)."""
     spec = importlib.util.spec_from_file_location(f"sweep_recipe_{Path(script).stem}", script)
     if spec is None or not Path(script).is_file():
         raise ValueError(f"recipe script {script!r} not found")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.make_parser()
+    return module
 
 
 def parse_grid(grid: list[str], valid_keys: set[str], script: str) -> dict[str, list]:
@@ -269,7 +283,8 @@ def prepare_points(args: SweepArguments, overrides: list[str]) -> list[Point]:
     for flag in ("--output_dir", "--output-dir", "--config"):
         if flag in overrides:
             raise ValueError(f"{flag} is set by the sweep for each point; do not pass it as a recipe override")
-    recipe_parser = load_recipe_parser(args.script)
+    recipe = load_recipe(args.script)
+    recipe_parser = recipe.make_parser()
     valid_keys = {f.name for dataclass_type in recipe_parser.dataclass_types for f in fields(dataclass_type)}
     grid = parse_grid(args.grid, valid_keys, args.script)
     given = {arg.lstrip("-").split("=")[0].replace("-", "_") for arg in overrides if arg.startswith("--")}
@@ -280,10 +295,10 @@ def prepare_points(args: SweepArguments, overrides: list[str]) -> list[Point]:
     points = plan_points(grid, output_dir)
     recipes = {}
     for point in points:
-        recipe = {**base, **point.values, "output_dir": str(point.train_dir)}
-        recipes[point.name] = recipe
-        _check_recipe(recipe_parser, recipe, overrides, point, output_dir, here=args.launcher == "local")
-        _check_recorded(point, recipe, overrides, args.overwrite)
+        values = {**base, **point.values, "output_dir": str(point.train_dir)}
+        recipes[point.name] = values
+        _check_recipe(recipe, recipe_parser, values, overrides, point, here=args.launcher == "local")
+        _check_recorded(point, values, overrides, args.overwrite)
     for point in points:
         point.folder.mkdir(parents=True, exist_ok=True)
         record = {"name": point.name, "values": point.values, "recipe": recipes[point.name], "overrides": overrides}
@@ -293,18 +308,21 @@ def prepare_points(args: SweepArguments, overrides: list[str]) -> list[Point]:
     return points
 
 
-def _check_recipe(recipe_parser, recipe: dict, overrides: list[str], point: Point, output_dir: Path, here: bool):
-    """Parse the point's full arguments with the recipe's parser. For a Slurm sweep the machine writing the script
-    is not the one that trains, so the trainer's hardware checks (bf16 needs a GPU) are left to each run."""
-    check_file = output_dir / f".check-{point.name}.yaml"
-    output_dir.mkdir(parents=True, exist_ok=True)
-    check_file.write_text(yaml.safe_dump(recipe if here else {**recipe, "use_cpu": True}, sort_keys=False))
-    try:
-        recipe_parser.parse_args_and_config(["--config", str(check_file), *overrides])
-    except (ValueError, SystemExit) as err:
-        raise ValueError(f"grid point {point.name}: the recipe refuses its arguments ({err})") from err
-    finally:
-        check_file.unlink()
+def _check_recipe(module, recipe_parser, recipe: dict, overrides: list[str], point: Point, here: bool) -> None:
+    """Parse the point's full arguments with the recipe's parser (nothing is written to the sweep folder yet). For a
+    Slurm sweep the machine writing the script is not the one that trains, so the trainer's hardware checks (bf16
+    needs a GPU) are left to each run."""
+    with tempfile.TemporaryDirectory() as scratch:
+        check_file = Path(scratch) / "recipe.yaml"
+        check_file.write_text(yaml.safe_dump(recipe if here else {**recipe, "use_cpu": True}, sort_keys=False))
+        try:
+            script_args, training_args, *_ = recipe_parser.parse_args_and_config(
+                ["--config", str(check_file), *overrides]
+            )
+            if hasattr(module, "build_reward_funcs"):
+                module.build_reward_funcs(script_args, training_args)
+        except (ValueError, SystemExit) as err:
+            raise ValueError(f"grid point {point.name}: the recipe refuses its arguments ({err})") from err
 
 
 def _check_recorded(point: Point, recipe: dict, overrides: list[str], overwrite: bool) -> None:
@@ -355,4 +373,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

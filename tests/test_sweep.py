@@ -73,35 +73,47 @@ def test_unknown_grid_key_is_refused_before_anything_runs(tmp_path, monkeypatch)
     assert "valid keys:" in message and "dataset_fraction" in message and "learning_rate" in message
     assert not out.exists()
 
+    # A value the recipe refuses (three weights for two rewards) is caught for its grid point, before anything runs.
+    with pytest.raises(ValueError, match=r"grid point reward_weights-0.5-0.3-0.2: .*one weight per reward"):
+        sweep.main(["--config", "recipes/tiny/sweep_grpo.yaml", "--grid", "reward_weights=[[0.7,0.3],[0.5,0.3,0.2]]",
+                    "--output-dir", str(out)])  # fmt: skip
+    assert not out.exists()
+
 
 def test_tiny_sweep_runs_reuses_finished_points_and_reruns_unfinished(
     tiny_model_dir, wethink_dir, benchmark_dir, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.chdir(REPO_ROOT)
     out = tmp_path / "sweep"
-    args = _sweep_args(out, tiny_model_dir, wethink_dir, "--eval-data-dir", str(benchmark_dir))
-    assert sweep.main(args) == 0, _logs(out)
+    overrides = ["--model_name_or_path", str(tiny_model_dir), "--dataset_name", str(wethink_dir)]
+    args = ["--sweep-config", TINY_SWEEP, "--output-dir", str(out), "--eval-data-dir", str(benchmark_dir), *overrides]
+    code = sweep.main(args)
 
     comparison = json.loads((out / "sweep.json").read_text())
     assert comparison["grid_keys"] == ["reward_weights", "dataset_fraction"]
-    assert comparison["unfinished"] == []
     points = {p["name"]: p for p in comparison["points"]}
     assert list(points) == [
         "reward_weights-0.5-0.5_dataset_fraction-0.5",
         "reward_weights-0.9-0.1_dataset_fraction-0.5",
     ]
+    folders = [Path(p["folder"]) for p in points.values()]
+    # An evaluation in which every item failed (the random model may stop at once: an empty completion) exits
+    # non-zero, so its point stays unfinished and the sweep says so.
+    unfinished = [folder.name for folder in folders if not (folder / "eval.done").is_file()]
+    assert comparison["unfinished"] == unfinished and code == (1 if unfinished else 0), _logs(out)
     for point in points.values():
-        assert point["steps"] == 2 and point["evaluated"]
+        assert point["steps"] == 2 and point["trained"]
         assert set(point["reward_curves"]) == {"hybrid_reward", "format_reward"}
-        mmstar = point["benchmarks"]["mmstar"]  # the random model's items are scored or counted as failed
-        assert mmstar["n"] + (mmstar["n_failed"] or 0) == 2
+        results = json.loads((Path(point["folder"]) / "eval" / "results.json").read_text())
+        mmstar = results["benchmarks"]["mmstar"]  # both items scored, or counted as failed
+        assert mmstar["n"] + mmstar.get("n_failed", 0) == 2, _logs(out)
         train_dir = Path(point["folder"]) / "train"
         subset = json.loads((train_dir / "dataset_subset.json").read_text())
         assert subset["dataset_fraction"] == 0.5 and subset["rows"] < subset["of"]
         card = (train_dir / "README.md").read_text()
         assert "differ from the paper's" in card and "50% of the training rows" in card
     table = (out / "sweep.md").read_text()
-    assert "| [0.5, 0.5] | 0.5 | 2 |" in table and "MMStar" in table
+    assert "| [0.5, 0.5] | 0.5 | 2 |" in table and "| [0.9, 0.1] | 0.5 | 2 |" in table
     assert (out / "sweep.png").read_bytes().startswith(b"\x89PNG")
 
     # The sweep's table embedded in a point's card, its plot copied beside it; the card still parses.
@@ -109,24 +121,33 @@ def test_tiny_sweep_runs_reuses_finished_points_and_reruns_unfinished(
 
     from model_cards.__main__ import main as cards_main
 
-    card_dir = Path(next(iter(points.values()))["folder"]) / "train"
-    assert cards_main(["render", "--model-dir", str(card_dir), "--sweep-dir", str(out)]) == 0
-    card = ModelCard.load(card_dir / "README.md")
+    assert cards_main(["render", "--model-dir", str(folders[0] / "train"), "--sweep-dir", str(out)]) == 0
+    card = ModelCard.load(folders[0] / "train" / "README.md")
     assert (
         "### Sweep over `reward_weights`, `dataset_fraction`" in card.text and "| [0.9, 0.1] | 0.5 | 2 |" in card.text
     )
-    assert (card_dir / "sweep.png").is_file()
+    assert (folders[0] / "train" / "sweep.png").is_file()
 
-    # A rerun reuses both finished points; a point whose evaluation did not finish evaluates again, no retraining.
-    first, second = (Path(p["folder"]) for p in points.values())
-    train_log_time = (second / "train.log").stat().st_mtime_ns
-    (second / "eval.done").unlink()
+    # A rerun never retrains a trained point; an evaluation that did not finish runs again.
+    (folders[1] / "eval.done").unlink(missing_ok=True)
+    train_logs = {folder: (folder / "train.log").stat().st_mtime_ns for folder in folders}
+    eval_logs = {folder: (folder / "eval.log").stat().st_mtime_ns for folder in folders}
     capsys.readouterr()
-    assert sweep.main(args) == 0, _logs(out)
+    sweep.main(args)
     printed = capsys.readouterr().out
-    assert f"{first.name}: finished earlier, reused" in printed
-    assert f"{second.name}: running" in printed
-    assert (second / "eval.done").is_file() and (second / "train.log").stat().st_mtime_ns == train_log_time
+    assert f"{folders[1].name}: running" in printed
+    for folder in folders:
+        assert (folder / "train.log").stat().st_mtime_ns == train_logs[folder]
+        reused = folder.name not in unfinished and folder != folders[1]
+        assert (f"{folder.name}: finished earlier, reused" in printed) == reused
+        assert ((folder / "eval.log").stat().st_mtime_ns == eval_logs[folder]) == reused
+
+    # The same grid without an evaluation: both points are finished, reused as they are, and the sweep succeeds.
+    grid = ["--grid", "reward_weights=[[0.5,0.5],[0.9,0.1]]", "--grid", "dataset_fraction=[0.5]"]
+    assert sweep.main(["--config", "recipes/tiny/sweep_grpo.yaml", *grid, "--output-dir", str(out), *overrides]) == 0
+    printed = capsys.readouterr().out
+    assert all(f"{folder.name}: finished earlier, reused" in printed for folder in folders)
+    assert all((folder / "train.log").stat().st_mtime_ns == train_logs[folder] for folder in folders)
 
 
 def test_slurm_array_script_is_written_not_run_and_other_arguments_are_refused(
