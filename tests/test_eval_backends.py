@@ -232,7 +232,7 @@ def test_score_command_scores_run_predictions_as_run_did(name, varied_tiny_model
     assert by_score["score"] * by_score["n"] == pytest.approx(by_run["score"] * by_run["n"])
 
 
-def test_a_run_where_every_item_fails_reports_it_and_exits_nonzero(benchmark_dir, tmp_path):
+def test_a_run_where_every_item_fails_reports_it(benchmark_dir, tmp_path):
     def responder(request):
         if request.path.endswith("/models"):
             return Reply(garbage=json.dumps({"data": [{"id": "m"}]}).encode())
@@ -241,7 +241,7 @@ def test_a_run_where_every_item_fails_reports_it_and_exits_nonzero(benchmark_dir
     with ScriptedOpenAIServer(responder) as server:
         code = main(["run", "--model", "m", "--tasks", "mme", "--data-dir", str(benchmark_dir), "--output-dir",
                      str(tmp_path), "--backend", "endpoint", "--base-url", server.base_url, "--max-retries", "0"])  # fmt: skip
-    assert code == 1
+    assert code == 0  # the run completed; the results say what failed and a rerun retries it
     entry = json.loads((tmp_path / "results.json").read_text())["benchmarks"]["mme"]
     records = read_predictions(tmp_path / "predictions.jsonl")
     assert entry["status"] == "failed" and entry["score"] is None and entry["n_failed"] == len(records) > 0
