@@ -246,3 +246,16 @@ def test_a_run_where_every_item_fails_reports_it(benchmark_dir, tmp_path):
     records = read_predictions(tmp_path / "predictions.jsonl")
     assert entry["status"] == "failed" and entry["score"] is None and entry["n_failed"] == len(records) > 0
     assert all(r["completion"] is None and "HTTP 500" in r["error"] for r in records.values())
+
+
+def test_several_base_urls_share_the_items(benchmark_dir, tmp_path):
+    def responder(request):
+        if request.path.endswith("/models"):
+            return Reply(garbage=json.dumps({"data": [{"id": "m"}]}).encode())
+        return Reply(text="<answer>yes</answer>", delay_s=0.05)
+
+    with ScriptedOpenAIServer(responder) as a, ScriptedOpenAIServer(responder) as b:
+        results = run("m", benchmark_dir, tmp_path, "--backend", "endpoint", "--concurrency", "1",
+                      "--base-url", a.base_url, b.base_url, tasks="mme")  # fmt: skip
+        chats = [len([r for r in s.requests if r.path.endswith("/chat/completions")]) for s in (a, b)]
+    assert min(chats) > 0 and sum(chats) == results["generation"]["generated"] > 2  # the /models listing sufficed
