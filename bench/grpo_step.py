@@ -4,8 +4,8 @@
 2. The judge path: `hybrid` calling a judge with a scripted 200 ms latency vs no judge, 8 completions per step
    (2 prompts x 4), target <= 1.2x the judge-free step. A random tiny policy never writes an `<answer>`, so nothing
    would reach the judge: both sides generate with the trainer's own HF generation and then append a scripted
-   `<answer>` to every completion (TRL's `rollout_func` hook), so the judge grades all 8 (one concurrent, deduplicated
-   batch per step) and the only difference between the sides is the judge. TRL 1.16 calls reward functions only
+   `<answer>` to every completion (TRL's `rollout_func` hook), so the judge grades all 8 (8 distinct answers: one concurrent
+   batch of 8 requests per step) and the only difference between the sides is the judge. TRL 1.16 calls reward functions only
    after the generation call has returned, so a reward function cannot overlap generation: the judge's cost is one
    concurrent round trip per generation batch, which the target absorbs only on steps of >= 1 s.
 
@@ -103,8 +103,10 @@ def generate_then_answer(prompts: list, trainer) -> dict:
     prompt_ids, images, multimodal_fields = trainer._tokenize_prompts(prompts)
     completion_ids, logprobs = trainer._generate_single_turn(prompt_ids, images, multimodal_fields, 1)
     tokenizer = trainer.processing_class.tokenizer
-    answer = tokenizer.encode("</think><answer>a red car</answer>", add_special_tokens=False)
-    completion_ids = [list(ids) + answer for ids in completion_ids]
+    answers = [f"</think><answer>a red car, view {i}</answer>" for i in range(len(completion_ids))]  # all distinct
+    completion_ids = [
+        list(ids) + tokenizer.encode(a, add_special_tokens=False) for ids, a in zip(completion_ids, answers)
+    ]
     return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": None}
 
 
@@ -223,7 +225,7 @@ def main() -> int:
         judged = statistics.mean(j for r in results for j in r["judged"]) if name != "no judge" else 0.0
         print(f"{name:<20} {medians[name]:>14.3f} {judged:>12.1f}")
     added = medians["judge 200 ms"] - medians["no judge"]
-    print(f"judge requests served: {judge['requests']} (identical answers are judged once per step); added per step: "
+    print(f"judge requests served: {judge['requests']} (8 distinct answers per step); added per step: "
           f"{added * 1000:.0f} ms = one concurrent judge round trip, not one per completion "
           f"({8 * JUDGE_LATENCY_S * 1000:.0f} ms if judged one by one)")  # fmt: skip
     print("(TRL computes rewards after the generation call returns, so the round trip adds to the step; it is <= 1.2x "
