@@ -1,25 +1,31 @@
 """The main job end to end on an embedded default, fully offline: `make demo`.
 
-    python -m recipes.demo --output_dir outputs/demo [--small]
+    python -m recipes.demo --output_dir outputs/demo [--small] [--overwrite]
 
-Each stage runs the real component the way a user runs it, and logs to OUTPUT_DIR/logs/<stage>.log:
+A small real experiment: a randomly initialised model learns a task it can only solve from the pixels, and the
+held-out figures say whether it did. Each stage runs the real component the way a user runs it, and logs to
+OUTPUT_DIR/logs/<stage>.log:
 
-1. a tiny random Qwen2.5-VL (`recipes/tiny_model.py`) and a synthetic WeThink release (generated images whose gold
-   answers are right for them, split into `image.zip.part-*` like the LLaVA-CoT bundle);
+1. a tiny random Qwen2.5-VL (`recipes/tiny_model.py --size demo`), a synthetic WeThink release (2x2 grids of coloured
+   shapes; colour / shape / count / position questions whose gold answers are right for the image, split into
+   `image.zip.part-*` like the LLaVA-CoT bundle) and a held-out split of the same generator that training never sees;
 2. `python -m dataset_builder build` -> Parquet configs default / rl / sft, report, charts, card;
-3. `accelerate launch recipes/sft.py` (cold start), then `accelerate launch recipes/grpo.py` from the SFT checkpoint
-   with the hybrid + format rewards (model-rewarded rows need a judge: pass --judge_base_url/--judge_model, without
-   one TRL skips them);
-4. `python -m eval_tasks run` on small generated slices of every benchmark;
+3. `accelerate launch recipes/sft.py` (cold start, `recipes/tiny/sft_demo.yaml`), then `accelerate launch
+   recipes/grpo.py` from the SFT checkpoint with the hybrid + format rewards (`recipes/tiny/grpo_demo.yaml`;
+   model-rewarded rows need a judge: pass --judge_base_url/--judge_model, without one they get the format reward only);
+   after each, `python -m recipes.demo_heldout` scores the checkpoint on the held-out split;
+4. `python -m eval_tasks run` on small generated slices of every benchmark (a pipeline check);
 5. the model and dataset cards with the real results and curves, then `python -m model_cards push --dry-run`.
 
-It ends with one summary: where each artifact is, and the evaluation table. The numbers of a tiny random model on
-generated slices only show that the pipeline runs; they say nothing about WeThink.
+It ends with one summary (also OUTPUT_DIR/summary.json): the held-out figures after SFT and after GRPO, GRPO's
+reward in its first and last quarter, where each artifact is, and the evaluation table. The benchmark numbers of a
+tiny model on generated slices only show that the pipeline runs; they say nothing about WeThink.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shlex
 import shutil
@@ -31,7 +37,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The folders the demo writes under --output_dir; a new run replaces them so no stale artifact is reported.
-STAGE_DIRS = ("model-init", "release", "data", "sft", "grpo", "eval-data", "eval", "logs")
+STAGE_DIRS = ("model-init", "release", "heldout", "data", "sft", "grpo", "eval-data", "eval", "logs")
+SUMMARY_FILE = "summary.json"
 TINY_RECIPES = REPO_ROOT / "recipes" / "tiny"
 CPU_ACCELERATE_CONFIG = REPO_ROOT / "recipes" / "accelerate_configs" / "cpu.yaml"
 # Hub ids the cards and the push dry-run name; nothing is uploaded.
@@ -42,12 +49,14 @@ DEMO_DATASET_ID = "your-org/wethink-demo-data"
 @dataclass
 class DemoConfig:
     output_dir: str = field(default="outputs/demo", metadata={"help": "where every artifact of the run goes"})
-    num_records: int = field(default=48, metadata={"help": "records in the synthetic WeThink release"})
+    num_records: int = field(default=2000, metadata={"help": "records in the synthetic WeThink release"})
+    heldout_records: int = field(default=200, metadata={"help": "items of the held-out split (never trained on)"})
+    model_size: str = field(default="demo", metadata={"help": "tiny model preset: demo or tiny"})
     sft_steps: int = field(
-        default=4, metadata={"help": "SFT optimizer steps (overrides max_steps of recipes/tiny/sft.yaml)"}
+        default=300, metadata={"help": "SFT optimizer steps (overrides max_steps of recipes/tiny/sft_demo.yaml)"}
     )
     grpo_steps: int = field(
-        default=4, metadata={"help": "GRPO optimizer steps (overrides max_steps of recipes/tiny/grpo.yaml)"}
+        default=40, metadata={"help": "GRPO optimizer steps (overrides max_steps of recipes/tiny/grpo_demo.yaml)"}
     )
     eval_samples: int = field(default=4, metadata={"help": "generated items per benchmark, all of them evaluated"})
     eval_max_new_tokens: int = field(
@@ -60,13 +69,16 @@ class DemoConfig:
     judge_model: str | None = field(default=None, metadata={"help": "model name served at --judge_base_url"})
     seed: int = field(default=0, metadata={"help": "seed for the tiny model and the synthetic release"})
     small: bool = field(
-        default=False, metadata={"help": "the test-sized run: 16 records, 2 SFT + 2 GRPO steps, 1 item per benchmark"}
+        default=False,
+        metadata={"help": "the test-sized run: tiny model, 64 records, 2 SFT + 2 GRPO steps, 1 item per benchmark"},
     )
+    overwrite: bool = field(default=False, metadata={"help": "replace a previous run in --output_dir"})
     stage_timeout: int = field(default=600, metadata={"help": "seconds any one stage may run before it is stopped"})
 
     def __post_init__(self):
         if self.small:
-            self.num_records, self.sft_steps, self.grpo_steps, self.eval_samples = 16, 2, 2, 1
+            self.num_records, self.heldout_records, self.sft_steps, self.grpo_steps = 64, 16, 2, 2
+            self.eval_samples, self.model_size = 1, "tiny"
 
 
 class StageError(RuntimeError):
@@ -80,6 +92,13 @@ class Demo:
 
     def __post_init__(self):
         self.out = Path(self.config.output_dir).resolve()
+        previous = [name for name in (*STAGE_DIRS, SUMMARY_FILE) if (self.out / name).exists()]
+        if previous and not self.config.overwrite:
+            raise FileExistsError(
+                f"{self.out} holds a previous demo run ({', '.join(previous)}); pass --overwrite to replace it, "
+                "or choose another --output_dir"
+            )
+        (self.out / SUMMARY_FILE).unlink(missing_ok=True)
         for name in STAGE_DIRS:
             shutil.rmtree(self.out / name, ignore_errors=True)
         self.logs = self.out / "logs"
@@ -129,7 +148,7 @@ class Demo:
     # ------------------------------------------------------------------------------------------------- stages
 
     def prepare_inputs(self) -> None:
-        from dataset_builder.synthetic import write_synthetic_release
+        from dataset_builder.synthetic import write_heldout_split, write_synthetic_release
 
         cfg = self.config
         self.stage(
@@ -141,6 +160,8 @@ class Demo:
                 str(self.path("model-init")),
                 "--seed",
                 str(cfg.seed),
+                "--size",
+                cfg.model_size,
                 "--overwrite",
             ],
         )
@@ -151,6 +172,15 @@ class Demo:
             cfg.num_records,
             seed=cfg.seed,
             zip_parts=2,
+        )
+        self.timed(
+            "heldout-split",
+            write_heldout_split,
+            self.path("heldout"),
+            cfg.heldout_records,
+            seed=cfg.seed,
+            train_n=cfg.num_records,
+            train_seed=cfg.seed,
         )
 
     def build_dataset(self) -> None:
@@ -182,7 +212,9 @@ class Demo:
                 str(CPU_ACCELERATE_CONFIG),
                 str(REPO_ROOT / "recipes" / script),
                 "--config",
-                str(TINY_RECIPES / script.replace(".py", ".yaml")),
+                # --small is the smoke test: the tiny model on the smoke recipes (the demo's learning rates would
+                # collapse it in two steps); the full demo trains the demo model on recipes/tiny/*_demo.yaml.
+                str(TINY_RECIPES / script.replace(".py", ".yaml" if self.config.small else "_demo.yaml")),
                 "--model_name_or_path",
                 str(model_dir),
                 "--dataset_name",
@@ -196,6 +228,25 @@ class Demo:
                 *extra,
             ],
         )
+
+    def score_heldout(self, stage: str, model_dir: Path) -> dict:
+        """The held-out figures of a checkpoint (`python -m recipes.demo_heldout`), in heldout/<stage>.json."""
+        output = self.path("heldout") / f"{stage}.json"
+        self.stage(
+            f"heldout-{stage}",
+            [
+                sys.executable,
+                "-m",
+                "recipes.demo_heldout",
+                "--model",
+                str(model_dir),
+                "--data",
+                str(self.path("heldout")),
+                "--output",
+                str(output),
+            ],
+        )
+        return json.loads(output.read_text(encoding="utf-8"))
 
     def judge_args(self, flag_style: str) -> list[str]:
         cfg = self.config
@@ -247,9 +298,13 @@ class Demo:
                 sft_dir=self.path("sft"),
                 eval_results=results,
                 eval_table=table,
-                eval_note=(
-                    "Demo run: a tiny random model evaluated on a few generated items per benchmark "
-                    "(`make demo`); these numbers only show that the pipeline runs."
+                eval_note=" ".join(
+                    [
+                        "Demo run (`make demo`): a tiny model trained from random weights on a synthetic task.",
+                        *self.figures_text(),
+                        "The benchmark columns come from a few generated items per benchmark and only show that "
+                        "the pipeline runs.",
+                    ]
                 ),
             )
             render_dataset_card(self.path("data"), repo_id=DEMO_DATASET_ID)
@@ -286,16 +341,63 @@ class Demo:
         self.prepare_inputs()
         self.build_dataset()
         self.train("sft", "sft.py", self.path("model-init"), self.config.sft_steps)
+        self.sft_heldout = self.score_heldout("sft", self.path("sft"))
         self.train("grpo", "grpo.py", self.path("sft"), self.config.grpo_steps, self.judge_args("trl"))
+        self.heldout = self.score_heldout("grpo", self.path("grpo"))
         self.evaluate()
+        self.summary = self.experiment_summary(time.perf_counter() - started)  # the card shows it
         self.render_cards()
         self.dry_run_push()
-        self.print_summary(time.perf_counter() - started)
+        self.summary["seconds"] = round(time.perf_counter() - started, 1)
+        (self.out / SUMMARY_FILE).write_text(json.dumps(self.summary, indent=2) + "\n", encoding="utf-8")
+        self.print_summary(self.summary["seconds"])
         return 0
+
+    def experiment_summary(self, seconds: float) -> dict:
+        """summary.json: held-out figures after GRPO and after SFT, GRPO's reward/accuracy over its first and last
+        quarter of steps (accuracy: the hybrid reward's mean, i.e. the rule-graded rows)."""
+        history = json.loads((self.path("grpo") / "trainer_state.json").read_text(encoding="utf-8"))["log_history"]
+        steps = [entry for entry in history if "reward" in entry and "step" in entry]
+        quarter = max(1, len(steps) // 4)
+
+        def mean(entries, key):
+            values = [e[key] for e in entries if e.get(key) is not None and e[key] == e[key]]
+            return round(sum(values) / len(values), 4) if values else None
+
+        accuracy_key = "rewards/hybrid_reward/mean"
+        return {
+            "seconds": round(seconds, 1),
+            "heldout": {key: round(self.heldout[key], 4) for key in ("n", "format", "accuracy", "chance")},
+            "sft": {
+                "heldout_accuracy": round(self.sft_heldout["accuracy"], 4),
+                "heldout_format": round(self.sft_heldout["format"], 4),
+            },
+            "grpo": {
+                "steps": len(steps),
+                "reward_first": mean(steps[:quarter], "reward"),
+                "reward_last": mean(steps[-quarter:], "reward"),
+                "accuracy_first": mean(steps[:quarter], accuracy_key),
+                "accuracy_last": mean(steps[-quarter:], accuracy_key),
+            },
+        }
+
+    def figures_text(self) -> list[str]:
+        s = self.summary
+        held, grpo = s["heldout"], s["grpo"]
+        return [
+            f"Held-out split ({held['n']} items never trained on), after GRPO: format {held['format']:.2f}, "
+            f"accuracy {held['accuracy']:.2f} (chance {held['chance']:.2f}); after SFT: format "
+            f"{s['sft']['heldout_format']:.2f}, accuracy {s['sft']['heldout_accuracy']:.2f}.",
+            f"GRPO ({grpo['steps']} steps): mean reward {grpo['reward_first']} in the first quarter -> "
+            f"{grpo['reward_last']} in the last; rule-graded accuracy {grpo['accuracy_first']} -> "
+            f"{grpo['accuracy_last']}.",
+        ]
 
     def print_summary(self, total_seconds: float) -> None:
         artifacts = [
             ("synthetic release", self.path("release")),
+            ("held-out split and scores", self.path("heldout")),
+            ("experiment summary", self.out / SUMMARY_FILE),
             ("dataset (default/rl/sft Parquet)", self.path("data")),
             ("dataset card", self.path("data") / "README.md"),
             ("SFT checkpoint", self.path("sft")),
@@ -309,9 +411,9 @@ class Demo:
         width = max(len(label) for label, _ in artifacts)
         lines = ["", "=" * 100, f"WeThink demo finished in {total_seconds:.0f} s", ""]
         lines += [f"  {label:<{width}}  {path}" for label, path in artifacts]
-        lines += ["", *self.notes()]
+        lines += ["", *self.figures_text(), "", *self.notes()]
         lines += ["", "Stage times: " + ", ".join(f"{k} {v:.0f} s" for k, v in self.timings.items()), ""]
-        lines += ["Evaluation (tiny random model, generated slices; pipeline check only):", ""]
+        lines += ["Evaluation (tiny model, generated benchmark slices; pipeline check only):", ""]
         lines += [(self.path("eval") / "results.md").read_text(encoding="utf-8").strip(), "=" * 100]
         print("\n".join(lines), flush=True)
 
@@ -329,7 +431,7 @@ class Demo:
         ]
         if not self.config.judge_base_url:
             notes.append(
-                "No judge endpoint: GRPO skipped the hybrid reward on model-rewarded (descriptive) rows and MM-Vet "
+                "No judge endpoint: GRPO gave model-rewarded (descriptive) rows the format reward only and MM-Vet "
                 "is unscored; pass --judge_base_url/--judge_model to use one."
             )
         return notes
@@ -355,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     (config,) = HfArgumentParser(DemoConfig).parse_args_into_dataclasses(args=argv)
     try:
         return Demo(config).run()
-    except (StageError, FileNotFoundError, ModuleNotFoundError) as err:
+    except (StageError, FileNotFoundError, FileExistsError, ModuleNotFoundError) as err:
         print(f"[demo] error: {err}", file=sys.stderr)
         return 1
 

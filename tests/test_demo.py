@@ -53,6 +53,36 @@ def test_demo_builds_trains_and_evaluates(demo_run):
     assert set(results["benchmarks"]) == set(BENCHMARKS)  # every benchmark, on its generated slice
 
 
+def test_demo_writes_the_experiment_summary(demo_run):
+    out, stdout = demo_run
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary) == {"seconds", "heldout", "sft", "grpo"}
+    assert set(summary["heldout"]) == {"n", "format", "accuracy", "chance"}
+    assert set(summary["sft"]) == {"heldout_accuracy", "heldout_format"}
+    assert set(summary["grpo"]) == {"steps", "reward_first", "reward_last", "accuracy_first", "accuracy_last"}
+    scored = json.loads((out / "heldout" / "grpo.json").read_text())
+    assert summary["heldout"]["n"] == scored["n"] == 16  # --small: 16 held-out items, all scored
+    assert 0 < summary["heldout"]["chance"] < 0.5  # uniform guessing over 3-12 answers per item
+    assert summary["grpo"]["steps"] == 2
+    state = json.loads((out / "grpo" / "trainer_state.json").read_text())
+    first = [e["reward"] for e in state["log_history"] if "reward" in e][0]
+    assert summary["grpo"]["reward_first"] == round(first, 4)  # the trainer's own logged reward
+    assert f"Held-out split ({scored['n']} items never trained on)" in stdout
+
+
+def test_demo_refuses_a_previous_run_without_overwrite(demo_run):
+    out, _ = demo_run
+    result = subprocess.run(
+        [sys.executable, "-m", "recipes.demo", "--output-dir", str(out), "--small"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 1 and "--overwrite" in result.stderr and str(out) in result.stderr
+    assert (out / "summary.json").is_file()  # the previous run is left alone
+
+
 def test_demo_cards_carry_real_results_and_curves(demo_run):
     out, _ = demo_run
     card = ModelCard.load(out / "grpo" / "README.md")
@@ -76,3 +106,14 @@ def test_demo_dry_runs_push_and_prints_one_summary(demo_run):
     summary = stdout[stdout.index("WeThink demo finished") :]
     assert str(out / "grpo" / "README.md") in summary and str(out / "data") in summary
     assert "| Model |" in summary and "Qwen2.5-VL-7B (reference)" in summary
+
+
+def test_a_failing_stage_stops_the_demo_naming_the_stage_and_its_log(tmp_path):
+    from recipes.demo import Demo, DemoConfig, StageError
+
+    demo = Demo(DemoConfig(output_dir=str(tmp_path / "demo")))
+    with pytest.raises(StageError) as error:
+        demo.stage("dataset-build", [sys.executable, "-c", "import sys; print('bad record'); sys.exit(3)"])
+    log = tmp_path / "demo" / "logs" / "dataset-build.log"
+    assert "dataset-build failed (exit 3)" in str(error.value) and str(log) in str(error.value)
+    assert "bad record" in log.read_text()
