@@ -22,9 +22,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recipes.demo import Demo, DemoConfig  # noqa: E402
+from recipes.demo import Demo, DemoConfig, StageError  # noqa: E402
 
 TARGET_SECONDS = 420
+
+
+def print_stages(timings: dict[str, float], wall: float) -> None:
+    print()
+    print(f"| {'stage':<20} | {'wall s':>7} |")
+    print(f"|{'-' * 22}|{'-' * 9}|")
+    for stage, seconds in timings.items():
+        print(f"| {stage:<20} | {seconds:>7.1f} |")
+    print(f"| {'total':<20} | {wall:>7.1f} |")
 
 
 def main() -> int:
@@ -36,18 +45,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="demo-bench-") as tmp:
         demo = Demo(DemoConfig(output_dir=str(Path(tmp) / "demo"), small=args.quick))
         started = time.perf_counter()
-        demo.run()
+        try:
+            demo.run()
+        except StageError as error:  # the stage times so far still say where the time went
+            print_stages(demo.timings, time.perf_counter() - started)
+            print(f"RESULT make demo: stopped, {str(error).splitlines()[0]} SHORT")
+            return 1
         wall = time.perf_counter() - started
         summary = demo.summary
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = children.ru_utime + children.ru_stime
 
-    print()
-    print(f"| {'stage':<20} | {'wall s':>7} |")
-    print(f"|{'-' * 22}|{'-' * 9}|")
-    for stage, seconds in demo.timings.items():
-        print(f"| {stage:<20} | {seconds:>7.1f} |")
-    print(f"| {'total':<20} | {wall:>7.1f} |")
+    print_stages(demo.timings, wall)
     print(f"\nCPU seconds in stage processes: {cpu:.0f} (cores on this machine: {os.cpu_count()})")
     held, grpo = summary["heldout"], summary["grpo"]
     checks = [
