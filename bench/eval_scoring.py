@@ -74,7 +74,7 @@ def gold_text(name: str, item: dict) -> str:
         return f"The text in the image reads {item['answer'][0]}."
     if name == "mmvet":
         return item["answer"].split("<OR>")[0]
-    answer = item["answer"]
+    answer = item.get("answers") or item["answer"]  # MMMU: the accepted open answers
     return answer[0] if isinstance(answer, list) else str(answer)
 
 

@@ -69,7 +69,7 @@ def hub_rows(name: str, data: Path) -> list[dict]:
 
 
 def perfect_answer(item: dict) -> str:
-    answer = item["answer"]
+    answer = item.get("answers") or item["answer"]  # MMMU: the accepted open answers
     return str(answer[0] if isinstance(answer, list) else answer)
 
 

@@ -28,7 +28,7 @@ def real_rows(name: str) -> list[dict]:
 
 
 def gold_text(item: dict) -> str:
-    answer = item["answer"]
+    answer = item.get("answers") or item["answer"]  # MMMU: the accepted open answers
     return str(answer[0] if isinstance(answer, list) else answer)
 
 
@@ -157,3 +157,17 @@ def test_generated_fixtures_hold_the_real_formats():
     assert all("nan" not in item["options"].values() for item in items)
     dynamath, _ = fixture_items("dynamath", 6)
     assert {row["answer_type"] for row in dynamath} == {"float", "multiple choice", "text"}
+
+
+@pytest.mark.parametrize("name", sorted(BENCHMARKS))
+def test_items_keep_one_type_per_field_so_lighteval_can_store_its_details(name):
+    """lighteval writes every Doc.specific of a task into one Arrow table (EvaluationTracker.save): a field that is a
+    string in one row and a list in another (MMMU's open vs multiple-choice golds did) fails the run after all of
+    its generation."""
+    import pyarrow as pa
+
+    benchmark = BENCHMARKS[name]
+    splits, _features = benchmark_rows(name, 24, seed=0)
+    items = [benchmark.read_item(row) for rows in splits.values() for row in rows]
+    assert items
+    pa.array(items)  # raises ArrowInvalid on mixed list / non-list values

@@ -39,9 +39,16 @@ def item(line: dict) -> dict:
     raw_options = ast.literal_eval(line["options"]) if line.get("options") else []
     options = {LETTERS[i]: str(o) for i, o in enumerate(raw_options)} if line["question_type"] != "open" else {}
     answer = str(line["answer"])
-    if not options and answer.startswith("["):
-        answer = [str(a) for a in ast.literal_eval(answer)]
-    return {"id": line["id"], "question_type": line["question_type"], "answer": answer, "options": options}
+    # Every field keeps one type across rows (lighteval stores the items in one Arrow table): the accepted open
+    # answers go in their own list, `answer` stays the raw string.
+    answers = [str(a) for a in ast.literal_eval(answer)] if not options and answer.startswith("[") else [answer]
+    return {
+        "id": line["id"],
+        "question_type": line["question_type"],
+        "answer": answer,
+        "answers": answers,
+        "options": options,
+    }
 
 
 def prompt_fn(line: dict, task_name: str = "") -> Doc:
@@ -67,8 +74,7 @@ def score(completion: str, item: dict) -> dict:
     prediction = free_form_prediction(completion)
     if prediction is None:
         return unparsed(item, KEYS, completion)
-    golds = item["answer"] if isinstance(item["answer"], list) else [item["answer"]]
-    correct = any(grade(prediction, gold, question_type="fill-in-the-blank") for gold in golds)
+    correct = any(grade(prediction, gold, question_type="fill-in-the-blank") for gold in item["answers"])
     return record(item, KEYS, correct, "rule", prediction)
 
 
