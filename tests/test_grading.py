@@ -1,14 +1,11 @@
 """The grading core: a hand-written table of (completion, gold, expected) cases over every answer kind, adversarial
-inputs included, plus the time bound on pathological LaTeX from a non-main thread."""
+inputs included (time bounds: test_grading_bounds.py; the LaTeX float test: test_latex_numeric.py)."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 
-from reward_funcs import grading, sandbox
+from reward_funcs import grading
 from reward_funcs.grading import (
     extract_answer,
     extract_choice,
@@ -17,10 +14,8 @@ from reward_funcs.grading import (
     grade,
     parse_gold,
     parse_options,
-    run_with_timeout,
     verify,
 )
-from reward_funcs.latex_numeric import constant_value, numeric_equal
 
 MC = "multiple-choice"
 FIB = "fill-in-the-blank"
@@ -456,154 +451,6 @@ def test_code_injection_is_never_executed(tmp_path):
         assert not grade(payload, gold)
         assert not grade(f"\\boxed{{{payload}}}", gold)
     assert not marker.exists()
-
-
-# ------------------------------------------------------------------------------------------------------------------
-# Time bounds: pathological LaTeX graded from a worker thread (where math_verify's signal-based timeout cannot work)
-# ------------------------------------------------------------------------------------------------------------------
-
-BOMBS = [
-    "\\frac{" * 10_000 + "1" + "}{2}" * 10_000,  # 10k-deep fraction
-    "10^{10^{10^{10}}}",
-    "10^{10^{10}}",
-    "2^{10^{9}}",
-    "9^{9^{9^{9^{9}}}}",
-    "(10^{10})!!",
-    "{" * 5_000 + "x" + "}" * 5_000,
-    "\\sqrt{" * 3_000 + "2" + "}" * 3_000,
-    "(" * 10_000,
-]
-
-
-def _grade_in_thread(prediction: str, gold: str, timeout: float) -> tuple[bool, float]:
-    result: dict = {}
-
-    def target():
-        started = time.perf_counter()
-        result["correct"] = grade(prediction, gold, timeout=timeout)
-        result["elapsed"] = time.perf_counter() - started
-
-    worker = threading.Thread(target=target, daemon=True)
-    worker.start()
-    worker.join(timeout=30)
-    assert not worker.is_alive(), "grading did not return"
-    return result["correct"], result["elapsed"]
-
-
-@pytest.mark.parametrize("bomb", BOMBS, ids=[f"bomb{i}" for i in range(len(BOMBS))])
-def test_latex_bombs_are_bounded_in_a_worker_thread(bomb):
-    correct, elapsed = _grade_in_thread(bomb, "\\frac{1}{2}", timeout=1.0)
-    assert correct is False
-    assert elapsed < 1.0  # rejected by the input guards before sympy sees it
-
-
-@pytest.mark.parametrize("expensive", ["(10^{10})!", "\\binom{10^{9}}{10^{8}}"])
-def test_slow_sympy_is_killed_at_the_deadline_in_a_worker_thread(expensive):
-    timeouts_before = sandbox.stats.timeouts
-    correct, elapsed = _grade_in_thread(expensive, "5", timeout=0.5)
-    assert correct is False
-    # The deadline is 0.5 s; on a loaded machine a fresh sandbox worker may first need a few seconds to start
-    # (not counted in the deadline). The timeout counter proves the worker was killed at the deadline.
-    assert elapsed < 8.0
-    assert sandbox.stats.timeouts == timeouts_before + 1
-    # The pool recovers: the next math comparison works.
-    assert grade("\\frac{\\sqrt3}{2}", "\\frac{\\sqrt{3}}{2}", timeout=3.0)
-
-
-def test_run_with_timeout_kills_a_hung_call_from_a_thread():
-    result = {}
-
-    def target():
-        started = time.perf_counter()
-        result["value"] = run_with_timeout(time.sleep, 30, timeout=0.3, default="timed out")
-        result["elapsed"] = time.perf_counter() - started
-
-    worker = threading.Thread(target=target)
-    worker.start()
-    worker.join(timeout=20)
-    assert result["value"] == "timed out"
-    assert result["elapsed"] < 8.0  # 0.3 s deadline + a possible worker start on a loaded machine
-
-
-def test_run_with_timeout_returns_values_and_defaults():
-    assert run_with_timeout(pow, 2, 10, timeout=5.0, default=None) == 1024
-    assert run_with_timeout(int, "not a number", timeout=5.0, default=-1) == -1  # raised -> default
-    assert run_with_timeout(lambda: 1, timeout=5.0, default="unpicklable") == "unpicklable"
-    with pytest.raises(ValueError):
-        run_with_timeout(pow, 2, 2, timeout=0, default=None)
-
-
-def test_concurrent_grading_from_many_threads():
-    golds = ["\\frac{\\sqrt{3}}{2}", "x^2+1", "2\\pi", "0.5"]
-    preds = ["\\frac{\\sqrt3}{2}", "1+x^2", "2 \\pi", "\\frac{1}{2}"]
-    results = []
-    threads = [
-        threading.Thread(target=lambda g=g, p=p: results.append(grade(p, g, timeout=5.0)))
-        for _ in range(4)
-        for g, p in zip(golds, preds)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert results == [True] * 16
-
-
-# ------------------------------------------------------------------------------------------------------------------
-# The float identity test that decides common LaTeX answers without sympy
-# ------------------------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "gold, pred, expected",
-    [
-        ("x^2+8x+6", "x^{2} + 8x + 6", True),
-        ("x^2+8x+6", "6+8x+x^2", True),
-        ("x^2+8x+6", "x^2-8x+6", False),
-        ("\\left(x+1\\right)^2", "x^2+2x+1", True),
-        ("x(x+1)", "x^2+x", True),
-        ("2\\sqrt{7}", "\\sqrt{28}", True),
-        ("2\\sqrt{7}", "7\\sqrt{2}", False),
-        ("\\sqrt[3]{8}", "2", True),
-        ("\\frac{5\\pi}{6}", "\\frac{5}{6}\\pi", True),
-        ("\\frac{5\\pi}{6}", "5/6", False),
-        ("\\frac12", "0.5", True),
-        ("a+b", "b+a", True),
-        ("a-b", "b-a", False),
-        ("e^{4}", "\\exp(4)", True),
-        ("e^{4}", "4e", False),
-        ("\\frac{\\sqrt{3}}{2}", "\\sin\\frac{\\pi}{3}", True),
-        ("\\ln 8", "3\\ln 2", True),
-        ("y=5x+7", "y = 7 + 5x", True),
-        ("y=5x+7", "5x+7", True),
-        ("y=5x+7", "y=7x+5", False),
-        # Outside the subset, or ambiguous: math_verify decides
-        ("x^2+1", "t^2+1", None),
-        ("5x+7", "y=5x+7", None),
-        ("\\sin 2x", "2\\sin x\\cos x", None),
-        ("\\frac{\\sqrt{2}}{2}", "\\cos 45^\\circ", None),
-        ("(1,2)", "(1,2)", None),
-        ("i^2", "-1", None),
-        ("2 3", "6", None),
-        ("x^23", "x^{23}", None),
-        ("\\frac{1}{0}", "1", None),
-        ("\\sqrt{-1}", "i", None),
-        ("10^{10^{10}}", "5", None),
-        ("2^{2^{2^{2^{2}}}}", "4", None),
-        ("__import__('os')", "0", None),
-    ],
-)
-def test_numeric_equal(gold, pred, expected):
-    started = time.perf_counter()
-    assert numeric_equal(gold, pred) is expected
-    assert time.perf_counter() - started < 0.5
-
-
-def test_constant_value():
-    assert constant_value("2\\sqrt{3}") == pytest.approx(3.4641016151377544)
-    assert constant_value("\\frac{\\pi}{2}") == pytest.approx(1.5707963267948966)
-    assert constant_value("x+1") is None
-    assert constant_value("9^{9^{9}}") is None
 
 
 def test_the_whole_table_gives_the_same_verdicts_from_worker_threads():
