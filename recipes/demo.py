@@ -281,6 +281,7 @@ class Demo:
                 str(self.path("eval-data")),
                 "--output-dir",
                 str(self.path("eval")),
+                *model_pixel_budget(self.path("grpo")),
                 *self.judge_args("cli"),
             ],
         )
@@ -435,6 +436,14 @@ class Demo:
                 "is unscored; pass --judge_base_url/--judge_model to use one."
             )
         return notes
+
+
+def model_pixel_budget(model_dir: Path) -> list[str]:
+    """`--min-pixels/--max-pixels` of the model's own image processor: the eval defaults are the paper's (a 7B's
+    budget, >= 1M pixels), which would scale the demo's small images far beyond what the demo model was trained on."""
+    processor = json.loads((model_dir / "processor_config.json").read_text())
+    size = processor.get("image_processor", processor).get("size", {})
+    return ["--min-pixels", str(size["shortest_edge"]), "--max-pixels", str(size["longest_edge"])]
 
 
 def missing_components() -> list[str]:
