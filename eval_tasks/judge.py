@@ -45,6 +45,13 @@ class JudgeSettings(EndpointConfig):
     attempts: int = field(default=5, metadata={"help": "Tries per item when the reply holds no score."})
     max_retries: int = field(default=5, metadata={"help": "Client retries of a failed request (timeouts, 429, 5xx)."})
 
+    @classmethod
+    def from_flags(cls, base_url: str | None, model: str | None, api_key_env: str) -> JudgeSettings | None:
+        """The judge the `--judge-base-url/--judge-model` flags of `run` and `score` name; None when neither is set."""
+        if bool(base_url) != bool(model):
+            raise ValueError("--judge-base-url and --judge-model go together")
+        return cls(base_url, model, api_key_env=api_key_env) if base_url else None
+
     def endpoint(self) -> EndpointConfig:
         return EndpointConfig(
             base_url=self.base_url,

@@ -48,11 +48,7 @@ class ScoreArguments:
     judge_api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Env var with the judge API key."})
 
     def judge(self) -> JudgeSettings | None:
-        if bool(self.judge_base_url) != bool(self.judge_model):
-            raise ValueError("--judge-base-url and --judge-model go together")
-        if not self.judge_base_url:
-            return None
-        return JudgeSettings(self.judge_base_url, self.judge_model, api_key_env=self.judge_api_key_env)
+        return JudgeSettings.from_flags(self.judge_base_url, self.judge_model, self.judge_api_key_env)
 
 
 @dataclass

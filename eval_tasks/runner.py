@@ -211,11 +211,7 @@ class RunConfig:
         return names
 
     def judge(self) -> JudgeSettings | None:
-        if bool(self.judge_base_url) != bool(self.judge_model):
-            raise ValueError("--judge-base-url and --judge-model go together")
-        if not self.judge_base_url:
-            return None
-        return JudgeSettings(self.judge_base_url, self.judge_model, api_key_env=self.judge_api_key_env)
+        return JudgeSettings.from_flags(self.judge_base_url, self.judge_model, self.judge_api_key_env)
 
 
 def run_evaluation(config: RunConfig) -> dict:

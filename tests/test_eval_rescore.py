@@ -162,3 +162,15 @@ def test_tsv_missing_a_column_names_file_row_and_column(tmp_path):
     predictions = write_jsonl(tmp_path / "p.jsonl", [{"row": 0, "completion": "A"}])
     with pytest.raises(RowError, match=r"MMBench_DEV_EN_V11\.tsv: row 0: missing column 'answer'"):
         score_main(ScoreArguments(task="mmbench", data=str(tsv), predictions=str(predictions)))
+
+
+def test_judge_flags_of_run_and_score_go_together():
+    """`run` and `score` build their judge from the same flags through one `JudgeSettings.from_flags`."""
+    from eval_tasks.judge import JudgeSettings
+
+    assert JudgeSettings.from_flags(None, None, "OPENAI_API_KEY") is None
+    judge = JudgeSettings.from_flags("http://127.0.0.1:9/v1", "judge", "MY_KEY")
+    assert (judge.base_url, judge.model, judge.api_key_env) == ("http://127.0.0.1:9/v1", "judge", "MY_KEY")
+    for base_url, model in (("http://127.0.0.1:9/v1", None), (None, "judge")):
+        with pytest.raises(ValueError, match="go together"):
+            JudgeSettings.from_flags(base_url, model, "OPENAI_API_KEY")
