@@ -16,6 +16,9 @@ class FixturesConfig:
     data_dir: str = field(metadata={"help": "Where the generated benchmark folders go."})
     n: int = field(default=4, metadata={"help": "Items (or groups) per benchmark."})
     seed: int = field(default=0, metadata={"help": "Random seed of the generated rows."})
+    tasks: str = field(
+        default="all", metadata={"help": "'all' (the paper's columns + MME) and/or benchmark names, comma-separated."}
+    )
 
 
 def _run(argv: list[str]) -> int:
@@ -37,10 +40,11 @@ def _decontaminate(argv: list[str]) -> int:
 
 
 def _fixtures(argv: list[str]) -> int:
+    from eval_tasks.benchmarks import resolve_names
     from eval_tasks.fixtures import write_benchmark_fixtures
 
     (config,) = _parse(FixturesConfig, "fixtures", argv)
-    print(write_benchmark_fixtures(config.data_dir, config.n, config.seed))
+    print(write_benchmark_fixtures(config.data_dir, config.n, config.seed, resolve_names(config.tasks)))
     return 0
 
 

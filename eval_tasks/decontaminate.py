@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from dataset_builder.filtered import write_filtered_copy
+from eval_tasks.benchmarks import resolve_names
 from eval_tasks.tasks import BENCHMARKS, Benchmark
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,9 @@ def ngrams(text: str | None, n: int) -> set[tuple[str, ...]]:
 @dataclass
 class DecontaminationConfig:
     dataset: str = field(metadata={"help": "A dataset_builder output folder (reads its `default` config)."})
-    benchmarks: str = field(default="all", metadata={"help": "'all' or comma-separated benchmark names."})
+    benchmarks: str = field(
+        default="all", metadata={"help": "'all' (the paper's columns + MME) and/or benchmark names, comma-separated."}
+    )
     data_dir: str | None = field(default=None, metadata={"help": "Local benchmark Parquet folders (default: Hub)."})
     output_dir: str = field(default="outputs/decontamination", metadata={"help": "Where the overlap report goes."})
     write_clean: str | None = field(
@@ -143,6 +146,8 @@ def load_benchmark_rows(benchmark: Benchmark, data_dir: str | None):
     from datasets import load_dataset
 
     path = str(Path(data_dir) / benchmark.name) if data_dir else benchmark.hub_repo
+    if not path:
+        raise ValueError(f"{benchmark.name} has no Hub dataset: pass --data-dir DIR with DIR/{benchmark.name}/")
     dataset = load_dataset(path, "default" if data_dir else benchmark.hub_subset)
     for split in benchmark.splits:
         rows = dataset[split]
@@ -240,10 +245,7 @@ class DecontaminationReport:
 
 
 def decontaminate(config: DecontaminationConfig) -> DecontaminationReport:
-    names = list(BENCHMARKS) if config.benchmarks == "all" else [n.strip() for n in config.benchmarks.split(",")]
-    unknown = [n for n in names if n not in BENCHMARKS]
-    if unknown:
-        raise ValueError(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}")
+    names = resolve_names(config.benchmarks)
     indexes = []
     for name in names:
         indexes.append(build_index(BENCHMARKS[name], config))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from datasets import Dataset, Features
 
-from eval_tasks.benchmarks import BENCHMARKS
+from eval_tasks.benchmarks import BENCHMARKS, PAPER_BENCHMARKS
 
 
 def benchmark_rows(name: str, n: int, seed: int = 0) -> tuple[dict[str, list[dict]], Features]:
@@ -24,9 +24,10 @@ def benchmark_rows(name: str, n: int, seed: int = 0) -> tuple[dict[str, list[dic
 
 
 def write_benchmark_fixtures(data_dir, n_per_benchmark: int = 4, seed: int = 0, names=None) -> Path:
-    """Write every benchmark (or `names`) under `data_dir/<benchmark>/data/<split>-00000-of-00001.parquet`."""
+    """Write the paper's benchmarks (or `names`, e.g. `["synthetic_heldout"]`) under
+    `data_dir/<benchmark>/data/<split>-00000-of-00001.parquet`."""
     data_dir = Path(data_dir)
-    for name in names or BENCHMARKS:
+    for name in names or PAPER_BENCHMARKS:
         splits, features = benchmark_rows(name, n_per_benchmark, seed)
         folder = data_dir / name / "data"
         folder.mkdir(parents=True, exist_ok=True)

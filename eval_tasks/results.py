@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from eval_tasks.benchmarks import BENCHMARKS
+from eval_tasks.benchmarks import BENCHMARKS, PAPER_BENCHMARKS
 from eval_tasks.benchmarks.base import REFERENCE_MODELS
 
 COUNT_KEYS = ("n", "n_rule", "n_judge", "n_unparsed", "n_needs_judge", "n_judge_failed", "n_unwinnable")
@@ -58,9 +58,25 @@ def _reference_cell(name: str, model: str, entry: dict | None) -> str:
 
 
 def markdown_table(results: dict) -> str:
-    """Paper column order, the model's row then the two reference rows, then per-benchmark scoring counts."""
+    """Paper column order, the model's row then the two reference rows, then per-benchmark scoring counts; tasks
+    that are no paper column (the synthetic held-out split) in a table of their own below."""
     entries = results["benchmarks"]
-    names = [n for n in BENCHMARKS if n in entries] or list(BENCHMARKS)
+    names = [n for n in PAPER_BENCHMARKS if n in entries]
+    others = [n for n in BENCHMARKS if n in entries and n not in PAPER_BENCHMARKS]
+    lines = _paper_tables(results, names) if names or not others else []
+    if others:
+        lines += ([""] if lines else []) + _other_tables(entries, others)
+    notes = _notes(names + others, entries)
+    if results.get("max_samples"):
+        notes.append(
+            f"Evaluated on about {results['max_samples']} items per benchmark (whole groups): not comparable "
+            "with the paper."
+        )
+    return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
+
+
+def _paper_tables(results: dict, names: list[str]) -> list[str]:
+    entries = results["benchmarks"]
     header = "| Model | " + " | ".join(entries.get(n, {}).get("column", BENCHMARKS[n].column) for n in names) + " |"
     lines = [header, "|---" * (len(names) + 1) + "|"]
     row = []
@@ -83,13 +99,24 @@ def markdown_table(results: dict) -> str:
             f"| {e['column']} | {BENCHMARKS[name].metric_name} | {e.get('n', 0)} | {e.get('n_rule', 0)} | {judged} | "
             f"{e.get('n_unparsed', 0)} | {e.get('n_needs_judge', 0)} | {e['status']} |"
         )
-    notes = _notes(names, entries)
-    if results.get("max_samples"):
-        notes.append(
-            f"Evaluated on about {results['max_samples']} items per benchmark (whole groups): not comparable "
-            "with the paper."
+    return lines
+
+
+def _other_tables(entries: dict, names: list[str]) -> list[str]:
+    """Tasks that are no paper column: score, format and chance where the aggregate has them (no reference rows)."""
+    lines = [
+        "| Task (not a paper column) | Score | Format | Chance | Items | Rule-scored | Unparsed (counted wrong) | Status |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in names:
+        e = entries[name]
+        metrics = e.get("metrics") or {}
+        cells = [_cell(name, e.get("score")), _cell(name, metrics.get("format")), _cell(name, metrics.get("chance"))]
+        lines.append(
+            f"| {e['column']} | " + " | ".join(cells) + f" | {e.get('n', 0)} | {e.get('n_rule', 0)} | "
+            f"{e.get('n_unparsed', 0)} | {e['status']} |"
         )
-    return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
+    return lines
 
 
 def _notes(names: list[str], entries: dict) -> list[str]:
@@ -106,14 +133,14 @@ def _notes(names: list[str], entries: dict) -> list[str]:
 
 
 def model_index(results: dict, model_name: str) -> list[dict]:
-    """The `model-index` block of a Hub model card (benchmarks that have a complete score only).
+    """The `model-index` block of a Hub model card (paper columns that have a complete score only).
 
     `huggingface_hub.repocard_data.model_index_to_eval_results` turns it into `EvalResult`s for `ModelCardData`.
     """
     entries = []
     for name, entry in results["benchmarks"].items():
-        if entry["status"] != "scored" or entry["score"] is None:
-            continue
+        if name not in PAPER_BENCHMARKS or entry["status"] != "scored" or entry["score"] is None:
+            continue  # a task that is no paper column (the synthetic held-out split) never reaches a model card
         benchmark = BENCHMARKS[name]
         entries.append(
             {

@@ -31,6 +31,7 @@ from lighteval.tasks.registry import Registry
 
 from eval_tasks.backends import BACKENDS
 from eval_tasks.backends.messages import PAPER_MAX_PIXELS, PAPER_MIN_PIXELS
+from eval_tasks.benchmarks import resolve_names
 from eval_tasks.judge import JudgeSettings
 from eval_tasks.model import WeThinkModel, WeThinkModelConfig, benchmark_of
 from eval_tasks.results import benchmark_result, markdown_table, model_index
@@ -144,7 +145,11 @@ class RunConfig:
         metadata={"help": "Local folder or Hub id of a Qwen2.5-VL-style model (with --backend endpoint: its name)."}
     )
     tasks: str = field(
-        default="all", metadata={"help": "'all' or comma-separated benchmark names (e.g. mathvista,mme)."}
+        default="all",
+        metadata={
+            "help": "'all' (the paper's columns + MME), benchmark names (e.g. mathvista,mme) or both "
+            "(all,synthetic_heldout: the demo's held-out split, read from --data-dir)."
+        },
     )
     output_dir: str = field(
         default="outputs/eval", metadata={"help": "Where predictions.jsonl, results.json and results.md go."}
@@ -202,13 +207,7 @@ class RunConfig:
     judge_api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Env var with the judge API key."})
 
     def benchmark_names(self) -> list[str]:
-        if self.tasks == "all":
-            return list(BENCHMARKS)
-        names = [name.strip().removeprefix(TASK_PREFIX) for name in self.tasks.split(",") if name.strip()]
-        unknown = [name for name in names if name not in BENCHMARKS]
-        if unknown:
-            raise ValueError(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}")
-        return names
+        return resolve_names(self.tasks)
 
     def judge(self) -> JudgeSettings | None:
         return JudgeSettings.from_flags(self.judge_base_url, self.judge_model, self.judge_api_key_env)

@@ -2,11 +2,13 @@
 
     python -m recipes.demo_heldout --model DIR --data HELDOUT_DIR --output FILE.json
 
-The split is `dataset_builder.synthetic.write_heldout_split`'s (items training never saw). Prompts are built exactly
-as the training views build them (system prompt, then the image, then the question); answers are graded by
-`reward_funcs.accuracy_reward` (the rule path of the hybrid reward; the descriptive items' answers come from a
-closed set of 12, so the text rule decides them too) and the format by `reward_funcs.format_reward`. `chance` is the
-mean over items of 1 / (answers a uniform guess chooses from).
+The split is `dataset_builder.synthetic.write_heldout_split`'s (items training never saw). Prompts, grading and
+figures are the `synthetic_heldout` evaluation task's (`eval_tasks/benchmarks/synthetic_heldout.py`), the one scorer
+of this split, which `python -m eval_tasks run --tasks synthetic_heldout` also uses: the prompt is what the training
+views build (system prompt, then the image, then the question); answers are graded by `reward_funcs.accuracy_reward`
+(the rule path of the hybrid reward; the descriptive items' answers come from a closed set of 12, so the text rule
+decides them too) and the format by `reward_funcs.format_reward`'s check. `chance` is the mean over items of
+1 / (answers a uniform guess chooses from). Figures are fractions (the task's aggregate reports them x100).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,26 +29,27 @@ class HeldoutConfig:
     batch_size: int = field(default=32, metadata={"help": "items generated together"})
 
 
-def _messages(question: str) -> list[dict]:
-    from reward_funcs.answer_format import SYSTEM_PROMPT
+def _messages(doc) -> list[dict]:
+    """The task's prompt as chat messages: system prompt, then the image(s), then the question."""
+    from eval_tasks.backends.messages import build_messages
 
-    return [
-        {"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]},
-        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]},
-    ]
+    return build_messages(doc.query, doc.images, doc.instruction)
 
 
 def generate(config: HeldoutConfig, rows) -> list[str]:
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
+    from eval_tasks.benchmarks.synthetic_heldout import prompt_fn
+
     model = AutoModelForImageTextToText.from_pretrained(config.model).eval()
     processor = AutoProcessor.from_pretrained(config.model, padding_side="left")
     completions = []
     for start in range(0, len(rows), config.batch_size):
-        batch = rows[start : start + config.batch_size]
-        texts = [processor.apply_chat_template(_messages(r["question"]), add_generation_prompt=True) for r in batch]
-        inputs = processor(text=texts, images=[r["image"] for r in batch], return_tensors="pt", padding=True)
+        docs = [prompt_fn(row) for row in rows[start : start + config.batch_size]]
+        texts = [processor.apply_chat_template(_messages(doc), add_generation_prompt=True) for doc in docs]
+        images = [image for doc in docs for image in doc.images]
+        inputs = processor(text=texts, images=images, return_tensors="pt", padding=True)
         with torch.no_grad():
             output = model.generate(**inputs, max_new_tokens=config.max_new_tokens, do_sample=False)
         completions += processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
@@ -55,33 +57,15 @@ def generate(config: HeldoutConfig, rows) -> list[str]:
 
 
 def score(rows, completions: list[str]) -> dict:
-    from reward_funcs import accuracy_reward, format_reward
+    """The task's per-item `score` and its `summary` (n, format, accuracy, chance, by_type), plus five examples."""
+    from eval_tasks.benchmarks import synthetic_heldout as task
 
-    correct = accuracy_reward(
-        completions,
-        solution=[r["answer"] for r in rows],
-        question_type=[r["question_type"] for r in rows],
-        problem=[r["question"] for r in rows],
-    )
-    formatted = format_reward(completions)
-    chance = [1.0 / len(r["answer_space"]) for r in rows]
-    groups = defaultdict(list)
-    for row, right, guess in zip(rows, correct, chance):
-        groups[f"{row['question_type']}/{row['kind']}"].append((right or 0.0, guess))
-    n = len(rows)
-    return {
-        "n": n,
-        "format": sum(formatted) / n,
-        "accuracy": sum(c or 0.0 for c in correct) / n,
-        "chance": sum(chance) / n,
-        "by_type": {
-            key: {"n": len(m), "accuracy": sum(a for a, _ in m) / len(m), "chance": sum(g for _, g in m) / len(m)}
-            for key, m in sorted(groups.items())
-        },
-        "examples": [
-            {"question": r["question"], "gold": r["answer"], "completion": c} for r, c in zip(rows[:5], completions)
-        ],
-    }
+    records = [task.score(completion, task.item(row)) for row, completion in zip(rows, completions, strict=True)]
+    figures = task.summary(records)
+    figures["examples"] = [
+        {"question": r["question"], "gold": r["answer"], "completion": c} for r, c in zip(rows[:5], completions)
+    ]
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ from eval_tasks.fixtures import write_benchmark_fixtures
 from eval_tasks.judge import JudgeSettings, judge_mmvet, parse_judge_score
 from eval_tasks.results import markdown_table, model_index
 from eval_tasks.scoring import SCORERS, aggregate_mmvet, score_mmvet
-from eval_tasks.tasks import BENCHMARKS
+from eval_tasks.tasks import PAPER_BENCHMARKS
 from tests.doubles.scripted_server import Reply, ScriptedOpenAIServer
 
 
@@ -26,7 +26,7 @@ def benchmark_dir(tmp_path_factory):
 
 
 def test_fixtures_load_in_every_benchmark_schema(benchmark_dir):
-    for benchmark in BENCHMARKS.values():
+    for benchmark in PAPER_BENCHMARKS.values():  # what `fixtures` writes by default
         dataset = datasets.load_dataset(str(benchmark_dir / benchmark.name), "default")
         assert set(benchmark.splits) <= set(dataset), benchmark.name
         rows = dataset[benchmark.splits[0]]

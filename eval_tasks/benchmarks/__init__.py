@@ -1,6 +1,8 @@
 """The benchmarks, one file each (`eval_tasks/benchmarks/<name>.py`, lighteval style): adding a benchmark is adding
-a file that defines `BENCHMARK = Benchmark(...)` (see `base.py`). `BENCHMARKS` holds them in the paper's column
-order (reasoning leaderboard, then general; MME last)."""
+a file that defines `BENCHMARK = Benchmark(...)` (see `base.py`). `BENCHMARKS` holds every task, selectable by name,
+in the paper's column order (reasoning leaderboard, then general; MME last) and then the tasks that are no paper
+column (the demo's synthetic held-out split); `PAPER_BENCHMARKS` holds the paper's columns only (`paper_column`):
+what `--tasks all`, the fixtures, the results table and the model-index cover."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from collections import defaultdict
 
 from eval_tasks.benchmarks.base import TASK_PREFIX, Benchmark, RowError
 
-__all__ = ["BENCHMARKS", "TASK_PREFIX", "Benchmark", "RowError", "whole_groups"]
+__all__ = ["BENCHMARKS", "PAPER_BENCHMARKS", "TASK_PREFIX", "Benchmark", "RowError", "resolve_names", "whole_groups"]
 
 
 def _discover() -> dict[str, Benchmark]:
@@ -23,6 +25,19 @@ def _discover() -> dict[str, Benchmark]:
 
 
 BENCHMARKS: dict[str, Benchmark] = _discover()
+PAPER_BENCHMARKS: dict[str, Benchmark] = {name: b for name, b in BENCHMARKS.items() if b.paper_column}
+
+
+def resolve_names(tasks: str) -> list[str]:
+    """`all` (the paper's columns), benchmark names, or both comma-separated (`all,synthetic_heldout`); the
+    `wethink_` prefix is optional; each name once, in the order given."""
+    names = []
+    for token in (t.strip().removeprefix(TASK_PREFIX) for t in tasks.split(",")):
+        names += list(PAPER_BENCHMARKS) if token == "all" else [token] if token else []
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        raise ValueError(f"unknown benchmark(s) {unknown}; choose from {['all', *BENCHMARKS]}")
+    return list(dict.fromkeys(names))
 
 
 def whole_groups(name: str, items: list, max_items: int, specific=lambda x: x) -> list:

@@ -90,6 +90,10 @@ class Benchmark:
     # What decontamination compares with training items: the question text and the image column(s).
     question_column: str = "question"
     image_columns: tuple[str, ...] = ("image",)
+    # A column of the results table beside the paper's reference rows (the paper's 14 columns, MathVista in both
+    # leaderboards, and MME as the usual extra):
+    # what `--tasks all`, `eval_tasks fixtures`, the table and the model-index cover. False: runs only when named.
+    paper_column: bool = True
 
     @property
     def task_name(self) -> str:
@@ -193,6 +197,11 @@ def task_config(benchmark: Benchmark, options: TaskOptions | None = None) -> Lig
     repo, subset = benchmark.hub_repo, benchmark.hub_subset
     if options.data_dir:
         repo, subset = str(local_dataset(benchmark, Path(options.data_dir))), "default"
+    elif not repo:
+        raise ValueError(
+            f"{benchmark.name} has no Hub dataset: pass --data-dir DIR with its data in DIR/{benchmark.name}/ "
+            f"(see eval_tasks/benchmarks/{benchmark.name}.py)"
+        )
     return LightevalTaskConfig(
         name=benchmark.task_name,
         prompt_function=functools.partial(prompt_with_context, benchmark),
