@@ -33,6 +33,9 @@ COLORS = {"red": (220, 30, 30), "blue": (30, 60, 220), "green": (30, 170, 60), "
 SHAPES = ("square", "circle", "triangle")
 # The grid's cells in reading order, (column, row).
 POSITIONS = {"top left": (0, 0), "top right": (1, 0), "bottom left": (0, 1), "bottom right": (1, 1)}
+# Each cell's background grey. A small model has no other cue to tell the cells apart: its vision tokens carry only
+# rotary (relative) positions, which a randomly initialised model takes far longer to learn to read than a shade.
+CELL_SHADES = {"top left": 250, "top right": 200, "bottom left": 150, "bottom right": 100}
 # What a question asks about; each kind comes in every question type.
 KINDS = ("colour", "shape", "count", "position")  # descriptive questions are kind "description"
 LETTERS = "ABCD"
@@ -96,8 +99,11 @@ def random_scene(rng: random.Random) -> Scene:
 def draw_scene(scene: Scene, size: tuple[int, int] = (64, 64)) -> Image.Image:
     width, height = size
     cell_w, cell_h = width // 2, height // 2
-    image = Image.new("RGB", size, (250, 250, 245))
+    image = Image.new("RGB", size)
     draw = ImageDraw.Draw(image)
+    for pos, (col, row) in POSITIONS.items():
+        shade = CELL_SHADES[pos]
+        draw.rectangle((col * cell_w, row * cell_h, (col + 1) * cell_w - 1, (row + 1) * cell_h - 1), fill=(shade,) * 3)
     for pos, (color, shape) in scene.cells.items():
         col, row = POSITIONS[pos]
         pad_w, pad_h = max(1, cell_w // 8), max(1, cell_h // 8)
@@ -114,15 +120,15 @@ def draw_scene(scene: Scene, size: tuple[int, int] = (64, 64)) -> Image.Image:
 
 
 def describe_grid(scene: Scene) -> str:
-    """The reasoning path's first step, the same for every question: what each cell holds, in reading order."""
-    return " ".join(
-        f"{pos.capitalize()}: {' '.join(scene.cells[pos]) if pos in scene.cells else 'empty'}." for pos in POSITIONS
-    )
+    """The reasoning path's first step, the same for every question: what each cell holds, in reading order, in the
+    questions' own words (" top left", not "Top left"), so that the answering step can look the cell up."""
+    cells = (f"{pos} {' '.join(scene.cells[pos]) if pos in scene.cells else 'empty'}" for pos in POSITIONS)
+    return f"I see: {', '.join(cells)}."
 
 
-def _multiple_choice(rng: random.Random, values: list[str], answer: str, stem: str, reasoning: str, kind: str):
-    values = values[:]
-    rng.shuffle(values)
+def _multiple_choice(values: list[str], answer: str, stem: str, reasoning: str, kind: str) -> Question:
+    # Options keep their natural order (colours as in COLORS, cells in reading order, counts ascending), as many
+    # benchmarks' fixed option lists do: the question tests seeing, not matching a shuffled letter to a value.
     options = "\n".join(f"{letter}. {value}" for letter, value in zip(LETTERS, values))
     letter = LETTERS[values.index(answer)]
     return Question(
@@ -165,7 +171,7 @@ def make_question(rng: random.Random, scene: Scene, question_type: str, kind: st
         stem, blank = f"Where is the {color} {shape}?", f"The {color} {shape} is in the ___."
         values, answer = list(POSITIONS), pos
     if question_type == "multiple-choice":
-        return _multiple_choice(rng, values, answer, stem, seen, kind)
+        return _multiple_choice(values, answer, stem, seen, kind)
     return Question(kind, question_type, blank, answer, seen, tuple(values))
 
 

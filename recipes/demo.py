@@ -8,16 +8,18 @@ OUTPUT_DIR/logs/<stage>.log:
 
 1. a tiny random Qwen2.5-VL (`recipes/tiny_model.py --size demo`), a synthetic WeThink release (2x2 grids of coloured
    shapes; colour / shape / count / position questions whose gold answers are right for the image, split into
-   `image.zip.part-*` like the LLaVA-CoT bundle) and a held-out split of the same generator that training never sees;
+   `image.zip.part-*` like the LLaVA-CoT bundle) and a held-out split of the same generator that training never sees
+   (`eval-data/synthetic_heldout`);
 2. `python -m dataset_builder build` -> Parquet configs default / rl / sft, report, charts, card;
-3. `accelerate launch recipes/sft.py` (cold start, `recipes/tiny/sft_demo.yaml`), then `accelerate launch
-   recipes/grpo.py` from the SFT checkpoint with the hybrid + format rewards (`recipes/tiny/grpo_demo.yaml`;
-   model-rewarded rows need a judge: pass --judge_base_url/--judge_model, without one they get the format reward only);
-   after each, `python -m recipes.demo_heldout` scores the checkpoint on the held-out split;
-4. `python -m eval_tasks run` on small generated slices of every benchmark (a pipeline check);
+3. `accelerate launch recipes/sft.py` (cold start, `recipes/tiny/sft_demo.yaml`), scored on the held-out split by
+   `python -m recipes.demo_heldout`; then `accelerate launch recipes/grpo.py` from the SFT checkpoint with the hybrid +
+   format rewards (`recipes/tiny/grpo_demo.yaml`; model-rewarded rows need a judge: pass
+   --judge_base_url/--judge_model, without one they get the format reward only);
+4. `python -m eval_tasks run` on small generated slices of every benchmark (a pipeline check), and on the whole
+   held-out split (`--tasks synthetic_heldout`, the lighteval task of the same scorer) for the final figures;
 5. the model and dataset cards with the real results and curves, then `python -m model_cards push --dry-run`.
 
-It ends with one summary (also OUTPUT_DIR/summary.json): the held-out figures after SFT and after GRPO, GRPO's
+It ends with one summary (also OUTPUT_DIR/summary.json): the held-out figures after GRPO and after SFT, GRPO's
 reward in its first and last quarter, where each artifact is, and the evaluation table. The benchmark numbers of a
 tiny model on generated slices only show that the pipeline runs; they say nothing about WeThink.
 """
@@ -37,13 +39,14 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The folders the demo writes under --output_dir; a new run replaces them so no stale artifact is reported.
-STAGE_DIRS = ("model-init", "release", "heldout", "data", "sft", "grpo", "eval-data", "eval", "logs")
+STAGE_DIRS = ("model-init", "release", "heldout", "data", "sft", "grpo", "eval-data", "eval", "eval-heldout", "logs")
 SUMMARY_FILE = "summary.json"
 TINY_RECIPES = REPO_ROOT / "recipes" / "tiny"
 CPU_ACCELERATE_CONFIG = REPO_ROOT / "recipes" / "accelerate_configs" / "cpu.yaml"
 # Hub ids the cards and the push dry-run name; nothing is uploaded.
 DEMO_MODEL_ID = "your-org/wethink-tiny-demo"
 DEMO_DATASET_ID = "your-org/wethink-demo-data"
+HELDOUT_TASK = "synthetic_heldout"  # eval_tasks/benchmarks/synthetic_heldout.py; reads eval-data/<its name>/
 
 
 @dataclass
@@ -53,7 +56,7 @@ class DemoConfig:
     heldout_records: int = field(default=200, metadata={"help": "items of the held-out split (never trained on)"})
     model_size: str = field(default="demo", metadata={"help": "tiny model preset: demo or tiny"})
     sft_steps: int = field(
-        default=300, metadata={"help": "SFT optimizer steps (overrides max_steps of recipes/tiny/sft_demo.yaml)"}
+        default=800, metadata={"help": "SFT optimizer steps (overrides max_steps of recipes/tiny/sft_demo.yaml)"}
     )
     grpo_steps: int = field(
         default=40, metadata={"help": "GRPO optimizer steps (overrides max_steps of recipes/tiny/grpo_demo.yaml)"}
@@ -114,6 +117,11 @@ class Demo:
 
     def path(self, name: str) -> Path:
         return self.out / name
+
+    @property
+    def heldout_dir(self) -> Path:
+        """The held-out split, where `eval_tasks run --data-dir eval-data` finds the synthetic_heldout task's data."""
+        return self.path("eval-data") / HELDOUT_TASK
 
     def stage(self, name: str, command: list[str]) -> None:
         """Run one stage as a subprocess, its output in logs/<name>.log; a failure shows the log's tail."""
@@ -176,7 +184,7 @@ class Demo:
         self.timed(
             "heldout-split",
             write_heldout_split,
-            self.path("heldout"),
+            self.heldout_dir,
             cfg.heldout_records,
             seed=cfg.seed,
             train_n=cfg.num_records,
@@ -232,6 +240,7 @@ class Demo:
     def score_heldout(self, stage: str, model_dir: Path) -> dict:
         """The held-out figures of a checkpoint (`python -m recipes.demo_heldout`), in heldout/<stage>.json."""
         output = self.path("heldout") / f"{stage}.json"
+        output.parent.mkdir(exist_ok=True)
         self.stage(
             f"heldout-{stage}",
             [
@@ -241,7 +250,7 @@ class Demo:
                 "--model",
                 str(model_dir),
                 "--data",
-                str(self.path("heldout")),
+                str(self.heldout_dir),
                 "--output",
                 str(output),
             ],
@@ -257,11 +266,20 @@ class Demo:
         return ["--judge-base-url", cfg.judge_base_url, "--judge-model", cfg.judge_model or ""]
 
     def evaluate(self) -> None:
+        from recipes.demo_heldout import HeldoutConfig
+
         cfg = self.config
         fixtures = ["--data-dir", str(self.path("eval-data")), "--n", str(cfg.eval_samples), "--seed", str(cfg.seed)]
         self.stage("eval-fixtures", [sys.executable, "-m", "eval_tasks", "fixtures", *fixtures])
+        self.eval_run("eval", cfg.eval_tasks, self.path("eval"), cfg.eval_max_new_tokens, cfg.eval_samples)
+        # The whole held-out split, with the generation budget demo_heldout gives the SFT checkpoint.
+        self.eval_run("eval-heldout", HELDOUT_TASK, self.path("eval-heldout"), HeldoutConfig.max_new_tokens)
+        results = json.loads((self.path("eval-heldout") / "results.json").read_text(encoding="utf-8"))
+        self.heldout = heldout_figures(results["benchmarks"][HELDOUT_TASK])
+
+    def eval_run(self, name: str, tasks: str, output_dir: Path, max_new_tokens: int, max_samples: int = 0) -> None:
         self.stage(
-            "eval",
+            name,
             [
                 sys.executable,
                 "-m",
@@ -270,17 +288,16 @@ class Demo:
                 "--model",
                 str(self.path("grpo")),
                 "--tasks",
-                cfg.eval_tasks,
-                "--max-samples",
-                str(cfg.eval_samples),
+                tasks,
+                *(["--max-samples", str(max_samples)] if max_samples else []),
                 "--model-name",
                 DEMO_MODEL_ID.split("/")[-1],
                 "--max-new-tokens",
-                str(cfg.eval_max_new_tokens),
+                str(max_new_tokens),
                 "--data-dir",
                 str(self.path("eval-data")),
                 "--output-dir",
-                str(self.path("eval")),
+                str(output_dir),
                 *model_pixel_budget(self.path("grpo")),
                 *self.judge_args("cli"),
             ],
@@ -344,8 +361,7 @@ class Demo:
         self.train("sft", "sft.py", self.path("model-init"), self.config.sft_steps)
         self.sft_heldout = self.score_heldout("sft", self.path("sft"))
         self.train("grpo", "grpo.py", self.path("sft"), self.config.grpo_steps, self.judge_args("trl"))
-        self.heldout = self.score_heldout("grpo", self.path("grpo"))
-        self.evaluate()
+        self.evaluate()  # sets self.heldout: the GRPO model on the held-out split
         self.summary = self.experiment_summary(time.perf_counter() - started)  # the card shows it
         self.render_cards()
         self.dry_run_push()
@@ -436,6 +452,12 @@ class Demo:
                 "is unscored; pass --judge_base_url/--judge_model to use one."
             )
         return notes
+
+
+def heldout_figures(entry: dict) -> dict:
+    """summary.json's `heldout` figures (fractions) from the synthetic_heldout task's results.json entry (x100)."""
+    metrics = entry["metrics"]
+    return {"n": entry["n"], **{key: metrics[key] / 100 for key in ("format", "accuracy", "chance")}}
 
 
 def model_pixel_budget(model_dir: Path) -> list[str]:

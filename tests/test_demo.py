@@ -48,9 +48,9 @@ def test_demo_builds_trains_and_evaluates(demo_run):
     assert {"kl", "reward", "rewards/hybrid_reward/mean", "rewards/format_reward/mean"} <= logged
 
     results = json.loads((out / "eval" / "results.json").read_text())
-    from eval_tasks.tasks import BENCHMARKS
+    from eval_tasks.tasks import PAPER_BENCHMARKS
 
-    assert set(results["benchmarks"]) == set(BENCHMARKS)  # every benchmark, on its generated slice
+    assert set(results["benchmarks"]) == set(PAPER_BENCHMARKS)  # every benchmark, on its generated slice
 
 
 def test_demo_writes_the_experiment_summary(demo_run):
@@ -60,8 +60,12 @@ def test_demo_writes_the_experiment_summary(demo_run):
     assert set(summary["heldout"]) == {"n", "format", "accuracy", "chance"}
     assert set(summary["sft"]) == {"heldout_accuracy", "heldout_format"}
     assert set(summary["grpo"]) == {"steps", "reward_first", "reward_last", "accuracy_first", "accuracy_last"}
-    scored = json.loads((out / "heldout" / "grpo.json").read_text())
-    assert summary["heldout"]["n"] == scored["n"] == 16  # --small: 16 held-out items, all scored
+    # After GRPO, the held-out split is scored by the eval runner's own lighteval task, every item of it.
+    scored = json.loads((out / "eval-heldout" / "results.json").read_text())["benchmarks"]["synthetic_heldout"]
+    assert scored["status"] == "scored" and summary["heldout"]["n"] == scored["n"] == 16  # --small: 16 items
+    assert summary["heldout"]["accuracy"] == pytest.approx(scored["metrics"]["accuracy"] / 100, abs=1e-4)
+    sft = json.loads((out / "heldout" / "sft.json").read_text())  # the SFT checkpoint, by demo_heldout
+    assert summary["sft"]["heldout_accuracy"] == round(sft["accuracy"], 4) and sft["n"] == 16
     assert 0 < summary["heldout"]["chance"] < 0.5  # uniform guessing over 3-12 answers per item
     assert summary["grpo"]["steps"] == 2
     state = json.loads((out / "grpo" / "trainer_state.json").read_text())
