@@ -275,7 +275,7 @@ class Demo:
         # The whole held-out split, with the generation budget demo_heldout gives the SFT checkpoint.
         self.eval_run("eval-heldout", HELDOUT_TASK, self.path("eval-heldout"), HeldoutConfig.max_new_tokens)
         results = json.loads((self.path("eval-heldout") / "results.json").read_text(encoding="utf-8"))
-        self.heldout = heldout_figures(results["benchmarks"][HELDOUT_TASK])
+        self.heldout = heldout_figures(results["benchmarks"][HELDOUT_TASK], self.heldout_dir)
 
     def eval_run(self, name: str, tasks: str, output_dir: Path, max_new_tokens: int, max_samples: int = 0) -> None:
         self.stage(
@@ -454,10 +454,20 @@ class Demo:
         return notes
 
 
-def heldout_figures(entry: dict) -> dict:
-    """summary.json's `heldout` figures (fractions) from the synthetic_heldout task's results.json entry (x100)."""
-    metrics = entry["metrics"]
-    return {"n": entry["n"], **{key: metrics[key] / 100 for key in ("format", "accuracy", "chance")}}
+def heldout_figures(entry: dict, split_dir: Path) -> dict:
+    """summary.json's `heldout` (fractions) from the synthetic_heldout results.json entry (x100), over the whole split:
+    items the runner left out (empty completions) count as wrong and unformatted, as demo_heldout counts them."""
+    from datasets import load_dataset
+
+    rows = load_dataset(str(split_dir), split="test")
+    total, scored = rows.num_rows, entry.get("n", 0)
+    metrics = entry.get("metrics") or {}
+
+    def over_all(key: str) -> float:
+        return (metrics.get(key) or 0.0) / 100 * scored / total
+
+    chance = sum(1.0 / len(space) for space in rows["answer_space"]) / total
+    return {"n": total, "format": over_all("format"), "accuracy": over_all("accuracy"), "chance": chance}
 
 
 def model_pixel_budget(model_dir: Path) -> list[str]:

@@ -60,10 +60,12 @@ def test_demo_writes_the_experiment_summary(demo_run):
     assert set(summary["heldout"]) == {"n", "format", "accuracy", "chance"}
     assert set(summary["sft"]) == {"heldout_accuracy", "heldout_format"}
     assert set(summary["grpo"]) == {"steps", "reward_first", "reward_last", "accuracy_first", "accuracy_last"}
-    # After GRPO, the held-out split is scored by the eval runner's own lighteval task, every item of it.
+    # After GRPO, the held-out split is scored by the eval runner's own lighteval task, every item of it (the
+    # --small model's empty completions are generation failures to the runner, wrong answers to the summary).
     scored = json.loads((out / "eval-heldout" / "results.json").read_text())["benchmarks"]["synthetic_heldout"]
-    assert scored["status"] == "scored" and summary["heldout"]["n"] == scored["n"] == 16  # --small: 16 items
-    assert summary["heldout"]["accuracy"] == pytest.approx(scored["metrics"]["accuracy"] / 100, abs=1e-4)
+    assert summary["heldout"]["n"] == scored["n"] + scored.get("n_failed", 0) == 16  # --small: 16 items
+    right = scored.get("metrics", {}).get("accuracy", 0.0) / 100 * scored["n"]
+    assert summary["heldout"]["accuracy"] == pytest.approx(right / 16, abs=1e-4)
     sft = json.loads((out / "heldout" / "sft.json").read_text())  # the SFT checkpoint, by demo_heldout
     assert summary["sft"]["heldout_accuracy"] == round(sft["accuracy"], 4) and sft["n"] == 16
     assert 0 < summary["heldout"]["chance"] < 0.5  # uniform guessing over 3-12 answers per item
@@ -71,7 +73,7 @@ def test_demo_writes_the_experiment_summary(demo_run):
     state = json.loads((out / "grpo" / "trainer_state.json").read_text())
     first = [e["reward"] for e in state["log_history"] if "reward" in e][0]
     assert summary["grpo"]["reward_first"] == round(first, 4)  # the trainer's own logged reward
-    assert f"Held-out split ({scored['n']} items never trained on)" in stdout
+    assert f"Held-out split ({summary['heldout']['n']} items never trained on)" in stdout
 
 
 def test_demo_refuses_a_previous_run_without_overwrite(demo_run):
