@@ -459,14 +459,16 @@ def heldout_figures(entry: dict, split_dir: Path) -> dict:
     items the runner left out (empty completions) count as wrong and unformatted, as demo_heldout counts them."""
     from datasets import load_dataset
 
-    rows = load_dataset(str(split_dir), split="test")
+    from eval_tasks.benchmarks import synthetic_heldout as task
+
+    rows = load_dataset(str(split_dir), split="test").remove_columns("image")  # chance needs no pixels
     total, scored = rows.num_rows, entry.get("n", 0)
     metrics = entry.get("metrics") or {}
 
     def over_all(key: str) -> float:
         return (metrics.get(key) or 0.0) / 100 * scored / total
 
-    chance = sum(1.0 / len(space) for space in rows["answer_space"]) / total
+    chance = sum(task.chance(task.item(row)) for row in rows) / total
     return {"n": total, "format": over_all("format"), "accuracy": over_all("accuracy"), "chance": chance}
 
 

@@ -68,6 +68,7 @@ def test_demo_writes_the_experiment_summary(demo_run):
     assert summary["heldout"]["accuracy"] == pytest.approx(right / 16, abs=1e-4)
     sft = json.loads((out / "heldout" / "sft.json").read_text())  # the SFT checkpoint, by demo_heldout
     assert summary["sft"]["heldout_accuracy"] == round(sft["accuracy"], 4) and sft["n"] == 16
+    assert summary["heldout"]["chance"] == round(sft["chance"], 4)  # the same split, the task's own chance
     assert 0 < summary["heldout"]["chance"] < 0.5  # uniform guessing over 3-12 answers per item
     assert summary["grpo"]["steps"] == 2
     state = json.loads((out / "grpo" / "trainer_state.json").read_text())

@@ -90,9 +90,8 @@ class Benchmark:
     # What decontamination compares with training items: the question text and the image column(s).
     question_column: str = "question"
     image_columns: tuple[str, ...] = ("image",)
-    # A column of the results table beside the paper's reference rows (the paper's 14 columns, MathVista in both
-    # leaderboards, and MME as the usual extra):
-    # what `--tasks all`, `eval_tasks fixtures`, the table and the model-index cover. False: runs only when named.
+    # One of the paper's columns (or MME, the usual extra): covered by `--tasks all`, `eval_tasks fixtures`, the
+    # results table beside the reference rows and the model-index. False: the task runs only when named.
     paper_column: bool = True
 
     @property

@@ -70,6 +70,11 @@ def item(line: dict) -> dict:
     }
 
 
+def chance(item: dict) -> float:
+    """What a uniform guess over the item's answers scores."""
+    return 1.0 / item["n_answers"]
+
+
 def prompt_fn(line: dict, task_name: str = "") -> Doc:
     return make_doc(task_name, line["question"], [line["image"]], item(line))
 
@@ -88,7 +93,7 @@ def score(completion: str, item: dict) -> dict:
     answer = extracted[0] if extracted else ""
     result = record(item, KEYS, bool(correct), "rule" if answer else "unparsed", answer or None, completion)
     result["formatted"] = is_well_formatted(completion)
-    result["chance"] = 1.0 / item["n_answers"]
+    result["chance"] = chance(item)
     return result
 
 
