@@ -114,11 +114,20 @@ def grpo_step(model, reference, optimizer, batch, generations: int, completion_l
     times = {}
     start = time.perf_counter()
     model.eval()
+    # A sampled image/video placeholder would be read as an image slot by the re-forward below ("Image features and
+    # image tokens do not match"); a random tiny model samples one now and then.
+    config = model.config
+    vision_ids = [
+        config.image_token_id,
+        config.video_token_id,
+        config.vision_start_token_id,
+        config.vision_end_token_id,
+    ]
     with torch.no_grad():
         sequences = model.generate(
             **{**batch, "pixel_values": batch["pixel_values"].to(model.dtype)},
             do_sample=True, temperature=1.0, top_p=0.99, max_new_tokens=completion_length,
-            min_new_tokens=completion_length, pad_token_id=0,
+            min_new_tokens=completion_length, pad_token_id=0, suppress_tokens=vision_ids,
         )  # fmt: skip
     sync()
     times["generate"] = time.perf_counter() - start
