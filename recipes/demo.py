@@ -9,7 +9,7 @@ OUTPUT_DIR/logs/<stage>.log:
 1. a tiny random Qwen2.5-VL (`recipes/tiny_model.py --size demo`), a synthetic WeThink release (2x2 grids of coloured
    shapes; colour / shape / count / position questions whose gold answers are right for the image, split into
    `image.zip.part-*` like the LLaVA-CoT bundle) and a held-out split of the same generator that training never sees
-   (`eval-data/synthetic_heldout`);
+   (`eval-data/synthetic_heldout`), beside small generated slices of every paper benchmark (`eval-data/<name>`);
 2. `python -m dataset_builder build` -> Parquet configs default / rl / sft, report, charts, card;
 3. `accelerate launch recipes/sft.py` (cold start, `recipes/tiny/sft_demo.yaml`), scored on the held-out split by
    `python -m recipes.demo_heldout`; then `accelerate launch recipes/grpo.py` from the SFT checkpoint with the hybrid +
@@ -157,6 +157,7 @@ class Demo:
 
     def prepare_inputs(self) -> None:
         from dataset_builder.synthetic import write_heldout_split, write_synthetic_release
+        from eval_tasks.fixtures import write_benchmark_fixtures
 
         cfg = self.config
         self.stage(
@@ -190,6 +191,8 @@ class Demo:
             train_n=cfg.num_records,
             train_seed=cfg.seed,
         )
+        # Generated slices of every paper benchmark (what `python -m eval_tasks fixtures` writes), for the eval stage.
+        self.timed("eval-fixtures", write_benchmark_fixtures, self.path("eval-data"), cfg.eval_samples, cfg.seed)
 
     def build_dataset(self) -> None:
         self.stage(
@@ -266,11 +269,9 @@ class Demo:
         return ["--judge-base-url", cfg.judge_base_url, "--judge-model", cfg.judge_model or ""]
 
     def evaluate(self) -> None:
-        from recipes.demo_heldout import HeldoutConfig
+        from recipes.demo_heldout import HeldoutConfig, heldout_figures
 
         cfg = self.config
-        fixtures = ["--data-dir", str(self.path("eval-data")), "--n", str(cfg.eval_samples), "--seed", str(cfg.seed)]
-        self.stage("eval-fixtures", [sys.executable, "-m", "eval_tasks", "fixtures", *fixtures])
         self.eval_run("eval", cfg.eval_tasks, self.path("eval"), cfg.eval_max_new_tokens, cfg.eval_samples)
         # The whole held-out split, with the generation budget demo_heldout gives the SFT checkpoint.
         self.eval_run("eval-heldout", HELDOUT_TASK, self.path("eval-heldout"), HeldoutConfig.max_new_tokens)
@@ -278,6 +279,8 @@ class Demo:
         self.heldout = heldout_figures(results["benchmarks"][HELDOUT_TASK], self.heldout_dir)
 
     def eval_run(self, name: str, tasks: str, output_dir: Path, max_new_tokens: int, max_samples: int = 0) -> None:
+        from recipes.demo_heldout import HeldoutConfig
+
         self.stage(
             name,
             [
@@ -294,6 +297,8 @@ class Demo:
                 DEMO_MODEL_ID.split("/")[-1],
                 "--max-new-tokens",
                 str(max_new_tokens),
+                "--batch-size",
+                str(HeldoutConfig.batch_size),  # the batching demo_heldout scores the SFT checkpoint with
                 "--data-dir",
                 str(self.path("eval-data")),
                 "--output-dir",
@@ -452,24 +457,6 @@ class Demo:
                 "is unscored; pass --judge_base_url/--judge_model to use one."
             )
         return notes
-
-
-def heldout_figures(entry: dict, split_dir: Path) -> dict:
-    """summary.json's `heldout` (fractions) from the synthetic_heldout results.json entry (x100), over the whole split:
-    items the runner left out (empty completions) count as wrong and unformatted, as demo_heldout counts them."""
-    from datasets import load_dataset
-
-    from eval_tasks.benchmarks import synthetic_heldout as task
-
-    rows = load_dataset(str(split_dir), split="test").remove_columns("image")  # chance needs no pixels
-    total, scored = rows.num_rows, entry.get("n", 0)
-    metrics = entry.get("metrics") or {}
-
-    def over_all(key: str) -> float:
-        return (metrics.get(key) or 0.0) / 100 * scored / total
-
-    chance = sum(task.chance(task.item(row)) for row in rows) / total
-    return {"n": total, "format": over_all("format"), "accuracy": over_all("accuracy"), "chance": chance}
 
 
 def model_pixel_budget(model_dir: Path) -> list[str]:

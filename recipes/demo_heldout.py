@@ -68,6 +68,24 @@ def score(rows, completions: list[str]) -> dict:
     return figures
 
 
+def heldout_figures(entry: dict, split_dir: Path) -> dict:
+    """summary.json's `heldout` (fractions) from the synthetic_heldout results.json entry (x100), over the whole split:
+    items the runner left out (empty completions) count as wrong and unformatted, as demo_heldout counts them."""
+    from datasets import load_dataset
+
+    from eval_tasks.benchmarks import synthetic_heldout as task
+
+    rows = load_dataset(str(split_dir), split="test").remove_columns("image")  # chance needs no pixels
+    total, scored = rows.num_rows, entry.get("n", 0)
+    metrics = entry.get("metrics") or {}
+
+    def over_all(key: str) -> float:
+        return (metrics.get(key) or 0.0) / 100 * scored / total
+
+    chance = sum(task.chance(task.item(row)) for row in rows) / total
+    return {"n": total, "format": over_all("format"), "accuracy": over_all("accuracy"), "chance": chance}
+
+
 def main(argv: list[str] | None = None) -> int:
     from datasets import load_dataset
     from transformers import HfArgumentParser
