@@ -143,18 +143,26 @@ def _multiple_choice(values: list[str], answer: str, stem: str, reasoning: str, 
 
 def make_question(rng: random.Random, scene: Scene, question_type: str, kind: str) -> Question:
     """One question of `kind` in `question_type` about `scene`, with its gold answer and a short reasoning path: the
-    grid as seen (`describe_grid`), then the step that answers. Descriptive questions ask for a short description of
-    one cell (kind "description")."""
+    grid as seen (`describe_grid`), then the step that answers. The answering step names the asked cell again next to
+    the answer ("The top right holds a green square."), so the answer copies the words just before it rather than
+    searching the grid's description. Descriptive questions ask for a short description of one cell (kind
+    "description")."""
     seen = describe_grid(scene)
+
+    def said(pos: str) -> str:
+        return f" The {pos} holds a {' '.join(scene.cells[pos])}."
+
     pos = rng.choice(list(scene.cells))
     color, shape = scene.cells[pos]
     if question_type == "descriptive":  # a free-form answer: a judge grades it in training
         problem = rng.choice((f"Describe the shape in the {pos}.", f"What does the {pos} of the image show?"))
         space = tuple(f"a {c} {s}" for c in COLORS for s in SHAPES)
-        return Question("description", question_type, problem, f"a {color} {shape}", seen, space)
+        return Question("description", question_type, problem, f"a {color} {shape}", seen + said(pos), space)
     unique = [p for p in scene.cells if list(scene.cells.values()).count(scene.cells[p]) == 1]
     if kind == "position" and not unique:  # every shape appears twice: "where is it" has no single answer
         kind = "colour"
+    if kind in ("colour", "shape"):
+        seen += said(pos)
     if kind == "colour":
         stem, blank = f"What colour is the shape in the {pos}?", f"The shape in the {pos} is ___."
         values, answer = list(COLORS), color
@@ -169,6 +177,7 @@ def make_question(rng: random.Random, scene: Scene, question_type: str, kind: st
         pos = rng.choice(unique)
         color, shape = scene.cells[pos]
         stem, blank = f"Where is the {color} {shape}?", f"The {color} {shape} is in the ___."
+        seen += f" The {color} {shape} is in the {pos}."
         values, answer = list(POSITIONS), pos
     if question_type == "multiple-choice":
         return _multiple_choice(values, answer, stem, seen, kind)
