@@ -70,7 +70,7 @@ def score(rows, completions: list[str]) -> dict:
 
 def heldout_figures(entry: dict, split_dir: Path) -> dict:
     """summary.json's `heldout` (fractions) from the synthetic_heldout results.json entry (x100), over the whole split:
-    items the runner left out (empty completions) count as wrong and unformatted, as demo_heldout counts them."""
+    items the runner left out (empty completions) count as wrong and unformatted, as `score` counts them here."""
     from datasets import load_dataset
 
     from eval_tasks.benchmarks import synthetic_heldout as task

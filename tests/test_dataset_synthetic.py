@@ -70,6 +70,29 @@ def test_every_question_type_and_kind_with_a_short_reasoning_path():
         assert q.answer in q.answer_space, q
 
 
+def test_the_answering_step_names_the_asked_cell_right_before_the_answer():
+    """The reasoning ends on the asked cell as the scene has it (then the option letter for multiple choice), so the
+    answer copies the words just before it."""
+    checked = set()
+    for scene, q, _ in iter_scene_questions(400, seed=5):
+        options = dict(re.findall(r"^([A-D])\. (.+)$", q.problem, re.MULTILINE))
+        value = options.get(q.answer, q.answer)
+        steps = q.reasoning.split(". ")
+        named = steps[-2] if q.question_type == "multiple-choice" else steps[-1]
+        if q.kind == "position":
+            color, shape = scene.cells[value]
+            assert named.rstrip(".") == f"The {color} {shape} is in the {value}", q
+        elif q.kind in ("colour", "shape", "description"):
+            pos = re.search(r"(top|bottom) (left|right)", q.problem).group(0)
+            color, shape = scene.cells[pos]
+            assert named.rstrip(".") == f"The {pos} holds a {color} {shape}", q
+            assert value in (color, shape, f"a {color} {shape}"), q
+        else:
+            assert named.rstrip(".") == f"That makes {value}", q
+        checked.add(q.kind)
+    assert checked == {"colour", "shape", "count", "position", "description"}
+
+
 def test_heldout_split_is_disjoint_from_training_and_loads(tmp_path):
     train = {(scene.key(), q.problem, q.answer) for scene, q, _ in iter_scene_questions(500, seed=0)}
     items = heldout_items(200, seed=0, train_n=500, train_seed=0)
