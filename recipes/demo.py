@@ -4,19 +4,20 @@
 
 A small real experiment: a randomly initialised model learns a task it can only solve from the pixels, and the
 held-out figures say whether it did. Each stage runs the real component the way a user runs it, and logs to
-OUTPUT_DIR/logs/<stage>.log:
+OUTPUT_DIR/logs/<stage>.log; stages that do not depend on each other run side by side (recipes/demo_stages.py):
 
 1. a tiny random Qwen2.5-VL (`recipes/tiny_model.py --size demo`), a synthetic WeThink release (2x2 grids of coloured
    shapes; colour / shape / count / position questions whose gold answers are right for the image, split into
    `image.zip.part-*` like the LLaVA-CoT bundle) and a held-out split of the same generator that training never sees
    (`eval-data/synthetic_heldout`), beside small generated slices of every paper benchmark (`eval-data/<name>`);
 2. `python -m dataset_builder build` -> Parquet configs default / rl / sft, report, charts, card;
-3. `accelerate launch recipes/sft.py` (cold start, `recipes/tiny/sft_demo.yaml`), scored on the held-out split by
-   `python -m recipes.demo_heldout`; then `accelerate launch recipes/grpo.py` from the SFT checkpoint with the hybrid +
-   format rewards (`recipes/tiny/grpo_demo.yaml`; model-rewarded rows need a judge: pass
-   --judge_base_url/--judge_model, without one they get the format reward only);
-4. `python -m eval_tasks run` on small generated slices of every benchmark (a pipeline check), and on the whole
-   held-out split (`--tasks synthetic_heldout`, the lighteval task of the same scorer) for the final figures;
+3. `accelerate launch recipes/sft.py` (cold start, `recipes/tiny/sft_demo.yaml`, data parallel on
+   `accelerate_configs/cpu_ddp.yaml`); then `accelerate launch recipes/grpo.py` from the SFT checkpoint with the hybrid
+   + format rewards (`recipes/tiny/grpo_demo.yaml`; model-rewarded rows need a judge: pass
+   --judge_base_url/--judge_model, without one they get the format reward only), while `python -m recipes.demo_heldout`
+   scores the SFT checkpoint on the held-out split;
+4. `python -m eval_tasks run` on small generated slices of every benchmark (a pipeline check), and beside it on the
+   whole held-out split (`--tasks synthetic_heldout`, the lighteval task of the same scorer) for the final figures;
 5. the model and dataset cards with the real results and curves, then `python -m model_cards push --dry-run`.
 
 It ends with one summary (also OUTPUT_DIR/summary.json): the held-out figures after GRPO and after SFT, GRPO's
@@ -29,13 +30,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shlex
 import shutil
-import subprocess
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from recipes.demo_stages import StageError, StageRunner
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The folders the demo writes under --output_dir; a new run replaces them so no stale artifact is reported.
@@ -43,6 +45,7 @@ STAGE_DIRS = ("model-init", "release", "heldout", "data", "sft", "grpo", "eval-d
 SUMMARY_FILE = "summary.json"
 TINY_RECIPES = REPO_ROOT / "recipes" / "tiny"
 CPU_ACCELERATE_CONFIG = REPO_ROOT / "recipes" / "accelerate_configs" / "cpu.yaml"
+CPU_DDP_ACCELERATE_CONFIG = REPO_ROOT / "recipes" / "accelerate_configs" / "cpu_ddp.yaml"
 # Hub ids the cards and the push dry-run name; nothing is uploaded.
 DEMO_MODEL_ID = "your-org/wethink-tiny-demo"
 DEMO_DATASET_ID = "your-org/wethink-demo-data"
@@ -84,14 +87,9 @@ class DemoConfig:
             self.eval_samples, self.model_size = 1, "tiny"
 
 
-class StageError(RuntimeError):
-    pass
-
-
 @dataclass
 class Demo:
     config: DemoConfig
-    timings: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self):
         self.out = Path(self.config.output_dir).resolve()
@@ -114,6 +112,7 @@ class Demo:
             "TOKENIZERS_PARALLELISM": "false",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
         }
+        self.stages = StageRunner(self.logs, self.env, REPO_ROOT, self.config.stage_timeout)
 
     def path(self, name: str) -> Path:
         return self.out / name
@@ -123,36 +122,6 @@ class Demo:
         """The held-out split, where `eval_tasks run --data-dir eval-data` finds the synthetic_heldout task's data."""
         return self.path("eval-data") / HELDOUT_TASK
 
-    def stage(self, name: str, command: list[str]) -> None:
-        """Run one stage as a subprocess, its output in logs/<name>.log; a failure shows the log's tail."""
-        log_path = self.logs / f"{name}.log"
-        shown = ["python", *command[1:]] if command[0] == sys.executable else command
-        print(f"[demo] {name}: {shlex.join(shown)}", flush=True)
-        started = time.perf_counter()
-        with open(log_path, "w", encoding="utf-8") as log:
-            try:
-                result = subprocess.run(
-                    command,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=self.env,
-                    cwd=REPO_ROOT,
-                    timeout=self.config.stage_timeout,
-                )
-            except subprocess.TimeoutExpired:
-                raise StageError(f"{name} ran past {self.config.stage_timeout} s; log: {log_path}") from None
-        self.timings[name] = time.perf_counter() - started
-        if result.returncode != 0:
-            tail = "".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines(True)[-25:])
-            raise StageError(f"{name} failed (exit {result.returncode}); log: {log_path}\n{tail}")
-
-    def timed(self, name: str, fn, *args, **kwargs):
-        print(f"[demo] {name}", flush=True)
-        started = time.perf_counter()
-        value = fn(*args, **kwargs)
-        self.timings[name] = time.perf_counter() - started
-        return value
-
     # ------------------------------------------------------------------------------------------------- stages
 
     def prepare_inputs(self) -> None:
@@ -160,21 +129,7 @@ class Demo:
         from eval_tasks.fixtures import write_benchmark_fixtures
 
         cfg = self.config
-        self.stage(
-            "tiny-model",
-            [
-                sys.executable,
-                str(REPO_ROOT / "recipes" / "tiny_model.py"),
-                "--output-dir",
-                str(self.path("model-init")),
-                "--seed",
-                str(cfg.seed),
-                "--size",
-                cfg.model_size,
-                "--overwrite",
-            ],
-        )
-        self.release = self.timed(
+        self.release = self.stages.timed(
             "synthetic-release",
             write_synthetic_release,
             self.path("release"),
@@ -182,7 +137,7 @@ class Demo:
             seed=cfg.seed,
             zip_parts=2,
         )
-        self.timed(
+        self.stages.timed(
             "heldout-split",
             write_heldout_split,
             self.heldout_dir,
@@ -192,73 +147,86 @@ class Demo:
             train_seed=cfg.seed,
         )
         # Generated slices of every paper benchmark (what `python -m eval_tasks fixtures` writes), for the eval stage.
-        self.timed("eval-fixtures", write_benchmark_fixtures, self.path("eval-data"), cfg.eval_samples, cfg.seed)
-
-    def build_dataset(self) -> None:
-        self.stage(
-            "dataset-build",
-            [
-                sys.executable,
-                "-m",
-                "dataset_builder",
-                "build",
-                "--source",
-                str(self.release.records_path),
-                "--images",
-                str(self.release.images_root),
-                "--output-dir",
-                str(self.path("data")),
-            ],
+        self.stages.timed(
+            "eval-fixtures", write_benchmark_fixtures, self.path("eval-data"), cfg.eval_samples, cfg.seed
         )
 
-    def train(self, name: str, script: str, model_dir: Path, steps: int, extra: list[str] = ()) -> None:
-        self.stage(
-            name,
-            [
-                sys.executable,
-                "-m",
-                "accelerate.commands.accelerate_cli",
-                "launch",
-                "--config_file",
-                str(CPU_ACCELERATE_CONFIG),
-                str(REPO_ROOT / "recipes" / script),
-                "--config",
-                # --small is the smoke test: the tiny model on the smoke recipes (the demo's learning rates would
-                # collapse it in two steps); the full demo trains the demo model on recipes/tiny/*_demo.yaml.
-                str(TINY_RECIPES / script.replace(".py", ".yaml" if self.config.small else "_demo.yaml")),
-                "--model_name_or_path",
-                str(model_dir),
-                "--dataset_name",
-                str(self.path("data")),
-                "--output_dir",
-                str(self.path(name)),
-                "--max_steps",
-                str(steps),
-                "--seed",
-                str(self.config.seed),
-                *extra,
-            ],
-        )
+    def tiny_model_command(self) -> list[str]:
+        cfg = self.config
+        return [
+            sys.executable,
+            str(REPO_ROOT / "recipes" / "tiny_model.py"),
+            "--output-dir",
+            str(self.path("model-init")),
+            "--seed",
+            str(cfg.seed),
+            "--size",
+            cfg.model_size,
+            "--overwrite",
+        ]
 
-    def score_heldout(self, stage: str, model_dir: Path) -> dict:
-        """The held-out figures of a checkpoint (`python -m recipes.demo_heldout`), in heldout/<stage>.json."""
-        output = self.path("heldout") / f"{stage}.json"
-        output.parent.mkdir(exist_ok=True)
-        self.stage(
-            f"heldout-{stage}",
-            [
-                sys.executable,
-                "-m",
-                "recipes.demo_heldout",
-                "--model",
-                str(model_dir),
-                "--data",
-                str(self.heldout_dir),
-                "--output",
-                str(output),
-            ],
-        )
-        return json.loads(output.read_text(encoding="utf-8"))
+    def build_dataset_command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "dataset_builder",
+            "build",
+            "--source",
+            str(self.release.records_path),
+            "--images",
+            str(self.release.images_root),
+            "--output-dir",
+            str(self.path("data")),
+        ]
+
+    def train_command(self, name: str, script: str, model_dir: Path, steps: int, extra: list[str] = ()) -> list[str]:
+        if script == "sft.py":
+            # Data parallel, a process per core: on a tiny model faster than threads (GRPO's generation is not).
+            launch = ["--config_file", str(CPU_DDP_ACCELERATE_CONFIG), "--main_process_port", str(free_port())]
+            extra = ["--use_cpu", "true", *extra]
+        else:
+            launch = ["--config_file", str(CPU_ACCELERATE_CONFIG)]
+        return [
+            sys.executable,
+            "-m",
+            "accelerate.commands.accelerate_cli",
+            "launch",
+            *launch,
+            str(REPO_ROOT / "recipes" / script),
+            "--config",
+            # --small is the smoke test: the tiny model on the smoke recipes (the demo's learning rates would
+            # collapse it in two steps); the full demo trains the demo model on recipes/tiny/*_demo.yaml.
+            str(TINY_RECIPES / script.replace(".py", ".yaml" if self.config.small else "_demo.yaml")),
+            "--model_name_or_path",
+            str(model_dir),
+            "--dataset_name",
+            str(self.path("data")),
+            "--output_dir",
+            str(self.path(name)),
+            "--max_steps",
+            str(steps),
+            "--seed",
+            str(self.config.seed),
+            *extra,
+        ]
+
+    def heldout_command(self, stage: str, model_dir: Path) -> list[str]:
+        """Scores a checkpoint on the held-out split (`python -m recipes.demo_heldout`) into heldout/<stage>.json."""
+        self.path("heldout").mkdir(exist_ok=True)
+        return [
+            sys.executable,
+            "-m",
+            "recipes.demo_heldout",
+            "--model",
+            str(model_dir),
+            "--data",
+            str(self.heldout_dir),
+            "--output",
+            str(self.path("heldout") / f"{stage}.json"),
+        ]
+
+    def read_heldout(self, stage: str) -> dict:
+        return json.loads((self.path("heldout") / f"{stage}.json").read_text(encoding="utf-8"))
 
     def judge_args(self, flag_style: str) -> list[str]:
         cfg = self.config
@@ -272,41 +240,40 @@ class Demo:
         from recipes.demo_heldout import HeldoutConfig, heldout_figures
 
         cfg = self.config
-        self.eval_run("eval", cfg.eval_tasks, self.path("eval"), cfg.eval_max_new_tokens, cfg.eval_samples)
-        # The whole held-out split, with the generation budget demo_heldout gives the SFT checkpoint.
-        self.eval_run("eval-heldout", HELDOUT_TASK, self.path("eval-heldout"), HeldoutConfig.max_new_tokens)
+        self.stages.together(
+            ("eval", self.eval_command(cfg.eval_tasks, self.path("eval"), cfg.eval_max_new_tokens, cfg.eval_samples)),
+            # The whole held-out split, with the generation budget demo_heldout gives the SFT checkpoint.
+            ("eval-heldout", self.eval_command(HELDOUT_TASK, self.path("eval-heldout"), HeldoutConfig.max_new_tokens)),
+        )
         results = json.loads((self.path("eval-heldout") / "results.json").read_text(encoding="utf-8"))
         self.heldout = heldout_figures(results["benchmarks"][HELDOUT_TASK], self.heldout_dir)
 
-    def eval_run(self, name: str, tasks: str, output_dir: Path, max_new_tokens: int, max_samples: int = 0) -> None:
+    def eval_command(self, tasks: str, output_dir: Path, max_new_tokens: int, max_samples: int = 0) -> list[str]:
         from recipes.demo_heldout import HeldoutConfig
 
-        self.stage(
-            name,
-            [
-                sys.executable,
-                "-m",
-                "eval_tasks",
-                "run",
-                "--model",
-                str(self.path("grpo")),
-                "--tasks",
-                tasks,
-                *(["--max-samples", str(max_samples)] if max_samples else []),
-                "--model-name",
-                DEMO_MODEL_ID.split("/")[-1],
-                "--max-new-tokens",
-                str(max_new_tokens),
-                "--batch-size",
-                str(HeldoutConfig.batch_size),  # the batching demo_heldout scores the SFT checkpoint with
-                "--data-dir",
-                str(self.path("eval-data")),
-                "--output-dir",
-                str(output_dir),
-                *model_pixel_budget(self.path("grpo")),
-                *self.judge_args("cli"),
-            ],
-        )
+        return [
+            sys.executable,
+            "-m",
+            "eval_tasks",
+            "run",
+            "--model",
+            str(self.path("grpo")),
+            "--tasks",
+            tasks,
+            *(["--max-samples", str(max_samples)] if max_samples else []),
+            "--model-name",
+            DEMO_MODEL_ID.split("/")[-1],
+            "--max-new-tokens",
+            str(max_new_tokens),
+            "--batch-size",
+            str(HeldoutConfig.batch_size),  # the batching demo_heldout scores the SFT checkpoint with
+            "--data-dir",
+            str(self.path("eval-data")),
+            "--output-dir",
+            str(output_dir),
+            *model_pixel_budget(self.path("grpo")),
+            *self.judge_args("cli"),
+        ]
 
     def render_cards(self) -> None:
         from model_cards.cards import load_eval_outputs, render_dataset_card, render_model_card
@@ -332,27 +299,22 @@ class Demo:
             )
             render_dataset_card(self.path("data"), repo_id=DEMO_DATASET_ID)
 
-        self.timed("cards", render)
+        self.stages.timed("cards", render)
 
     def dry_run_push(self) -> None:
-        for kind, folder, repo_id in (
-            ("model", self.path("grpo"), DEMO_MODEL_ID),
-            ("dataset", self.path("data"), DEMO_DATASET_ID),
-        ):
-            self.stage(
-                f"push-{kind}",
-                [
-                    sys.executable,
-                    "-m",
-                    "model_cards",
-                    "push",
-                    f"--{kind}-dir",
-                    str(folder),
-                    "--repo-id",
-                    repo_id,
-                    "--dry-run",
-                ],
+        self.stages.together(
+            *(
+                (
+                    f"push-{kind}",
+                    [sys.executable, "-m", "model_cards", "push", f"--{kind}-dir", str(folder), "--repo-id", repo_id]
+                    + ["--dry-run"],
+                )
+                for kind, folder, repo_id in (
+                    ("model", self.path("grpo"), DEMO_MODEL_ID),
+                    ("dataset", self.path("data"), DEMO_DATASET_ID),
+                )
             )
+        )
 
     # ------------------------------------------------------------------------------------------------- run
 
@@ -360,12 +322,17 @@ class Demo:
         missing = missing_components()
         if missing:
             raise StageError("the main job needs components missing from this checkout: " + "; ".join(missing))
+        cfg = self.config
         started = time.perf_counter()
         self.prepare_inputs()
-        self.build_dataset()
-        self.train("sft", "sft.py", self.path("model-init"), self.config.sft_steps)
-        self.sft_heldout = self.score_heldout("sft", self.path("sft"))
-        self.train("grpo", "grpo.py", self.path("sft"), self.config.grpo_steps, self.judge_args("trl"))
+        self.stages.together(
+            ("tiny-model", self.tiny_model_command()), ("dataset-build", self.build_dataset_command())
+        )
+        self.stages.stage("sft", self.train_command("sft", "sft.py", self.path("model-init"), cfg.sft_steps))
+        # The SFT checkpoint is scored while GRPO continues from it.
+        grpo = self.train_command("grpo", "grpo.py", self.path("sft"), cfg.grpo_steps, self.judge_args("trl"))
+        self.stages.together(("heldout-sft", self.heldout_command("sft", self.path("sft"))), ("grpo", grpo))
+        self.sft_heldout = self.read_heldout("sft")
         self.evaluate()  # sets self.heldout: the GRPO model on the held-out split
         self.summary = self.experiment_summary(time.perf_counter() - started)  # the card shows it
         self.render_cards()
@@ -434,7 +401,7 @@ class Demo:
         lines = ["", "=" * 100, f"WeThink demo finished in {total_seconds:.0f} s", ""]
         lines += [f"  {label:<{width}}  {path}" for label, path in artifacts]
         lines += ["", *self.figures_text(), "", *self.notes()]
-        lines += ["", "Stage times: " + ", ".join(f"{k} {v:.0f} s" for k, v in self.timings.items()), ""]
+        lines += ["", "Stage times: " + ", ".join(f"{k} {v:.0f} s" for k, v in self.stages.timings.items()), ""]
         lines += ["Evaluation (tiny model, generated benchmark slices; pipeline check only):", ""]
         lines += [(self.path("eval") / "results.md").read_text(encoding="utf-8").strip(), "=" * 100]
         print("\n".join(lines), flush=True)
@@ -457,6 +424,13 @@ class Demo:
                 "is unscored; pass --judge_base_url/--judge_model to use one."
             )
         return notes
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for torchrun's rendezvous (two runs side by side must not share one)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def model_pixel_budget(model_dir: Path) -> list[str]:

@@ -102,12 +102,16 @@ SIZES = {
 
 
 def _task_corpus(n: int, seed: int) -> list[str]:
+    """n synthetic-task conversations, each message as the chat template lays it out after <|im_start|> (role name,
+    newline, content), so that the role names and the system prompt's words become single tokens too."""
     from dataset_builder.synthetic import iter_scene_questions
     from dataset_builder.views import assistant_text
+    from reward_funcs.answer_format import SYSTEM_PROMPT
 
     lines = []
     for _, question, _ in iter_scene_questions(n, seed):
-        lines += [question.problem, assistant_text(question.reasoning, question.answer)]
+        answer = assistant_text(question.reasoning, question.answer)
+        lines += [f"system\n{SYSTEM_PROMPT}", f"user\n{question.problem}", f"assistant\n{answer}"]
     return lines
 
 

@@ -37,6 +37,10 @@ def setup_logging(training_args) -> None:
     transformers.utils.logging.set_verbosity(log_level)
     transformers.utils.logging.enable_default_handler()
     transformers.utils.logging.enable_explicit_format()
+    logger.warning(  # shown at the default log level, as open-r1 does: how the run was launched is in every log
+        f"Process {training_args.process_index} of {training_args.world_size} "
+        f"({training_args.parallel_mode.value}), device {training_args.device}"
+    )
 
 
 def model_init_kwargs(model_args, training_args) -> dict:

@@ -40,6 +40,9 @@ def test_demo_builds_trains_and_evaluates(demo_run):
         state = json.loads((out / stage / "trainer_state.json").read_text())
         assert state["global_step"] == 2
         assert (out / stage / "model.safetensors").is_file()
+    # SFT runs data parallel (recipes/accelerate_configs/cpu_ddp.yaml: two processes over gloo), GRPO in one process.
+    assert "Process 0 of 2 (distributed), device cpu" in (out / "logs" / "sft.log").read_text()
+    assert "Process 0 of 1 (not_parallel), device cpu" in (out / "logs" / "grpo.log").read_text()
     grpo_config = json.loads((out / "grpo" / "config.json").read_text())
     assert grpo_config["model_type"] == "qwen2_5_vl"
     logged = {
@@ -120,7 +123,7 @@ def test_a_failing_stage_stops_the_demo_naming_the_stage_and_its_log(tmp_path):
 
     demo = Demo(DemoConfig(output_dir=str(tmp_path / "demo")))
     with pytest.raises(StageError) as error:
-        demo.stage("dataset-build", [sys.executable, "-c", "import sys; print('bad record'); sys.exit(3)"])
+        demo.stages.stage("dataset-build", [sys.executable, "-c", "import sys; print('bad record'); sys.exit(3)"])
     log = tmp_path / "demo" / "logs" / "dataset-build.log"
     assert "dataset-build failed (exit 3)" in str(error.value) and str(log) in str(error.value)
     assert "bad record" in log.read_text()

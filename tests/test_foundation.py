@@ -43,6 +43,28 @@ def test_tiny_model_is_deterministic_from_its_seed(tiny_model_dir, tmp_path):
     assert (other / "model.safetensors").read_bytes() != (tiny_model_dir / "model.safetensors").read_bytes()
 
 
+def test_demo_tokenizer_reads_the_chat_templates_role_names_as_single_tokens():
+    from dataset_builder.synthetic import iter_scene_questions
+    from dataset_builder.views import assistant_text
+    from recipes.tiny_model import SIZES, build_tokenizer
+    from reward_funcs.answer_format import SYSTEM_PROMPT
+
+    demo = SIZES["demo"]
+    tokenizer = build_tokenizer(0, demo.vocab_size, demo.task_corpus_lines)
+    _, question, _ = next(iter_scene_questions(1, seed=5))
+    messages = [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": question.problem},
+        {"role": "assistant", "content": assistant_text(question.reasoning, question.answer)},
+    ]
+    ids = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"]
+    pieces = [tokenizer.decode([i]) for i in ids]
+    starts = [i for i, piece in enumerate(pieces) if piece == "<|im_start|>"]
+    # Every message header is <|im_start|>, the role as one token, then the newline (the model sees it each example).
+    assert [pieces[i + 1 : i + 3] for i in starts] == [["system", "\n"], ["user", "\n"], ["assistant", "\n"]]
+    assert tokenizer.decode(ids) == tokenizer.apply_chat_template(messages, tokenize=False)
+
+
 def test_tiny_model_refuses_a_non_empty_output_dir(tmp_path, repo_root):
     (tmp_path / "keep.txt").write_text("user data")
     cmd = [sys.executable, str(repo_root / "recipes" / "tiny_model.py"), "--output-dir", str(tmp_path)]

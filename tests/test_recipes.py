@@ -261,13 +261,21 @@ def test_7b_recipes_parse_with_the_paper_settings(path):
         assert script_args.dataset_config == "sft"
 
 
-@pytest.mark.parametrize("name", ["cpu", "ddp", "zero2", "zero3", "fsdp"])
+@pytest.mark.parametrize("name", ["cpu", "cpu_ddp", "ddp", "zero2", "zero3", "fsdp"])
 def test_accelerate_configs_load(name):
     from accelerate.commands.config.config_args import load_config_from_file
 
     config = load_config_from_file(str(REPO_ROOT / "recipes" / "accelerate_configs" / f"{name}.yaml"))
-    expected = {"cpu": "NO", "ddp": "MULTI_GPU", "zero2": "DEEPSPEED", "zero3": "DEEPSPEED", "fsdp": "FSDP"}[name]
+    expected = {
+        "cpu": "NO",
+        "cpu_ddp": "MULTI_GPU",
+        "ddp": "MULTI_GPU",
+        "zero2": "DEEPSPEED",
+        "zero3": "DEEPSPEED",
+        "fsdp": "FSDP",
+    }[name]
     assert config.distributed_type == expected
+    assert config.use_cpu == name.startswith("cpu")
     if name.startswith("zero"):
         assert config.deepspeed_config["zero_stage"] == int(name[-1])
 
