@@ -14,9 +14,9 @@ OUTPUT_DIR/logs/<stage>.log; stages that do not depend on each other run side by
 3. `accelerate launch recipes/sft.py` (cold start, `recipes/tiny/sft_demo.yaml`, data parallel on
    `accelerate_configs/cpu_ddp.yaml`); then `accelerate launch recipes/grpo.py` from the SFT checkpoint with the hybrid
    + format rewards (`recipes/tiny/grpo_demo.yaml`; model-rewarded rows need a judge: pass
-   --judge_base_url/--judge_model, without one they get the format reward only), while `python -m recipes.demo_heldout`
-   scores the SFT checkpoint on the held-out split;
-4. `python -m eval_tasks run` on small generated slices of every benchmark (a pipeline check), and beside it on the
+   --judge_base_url/--judge_model, without one they get the format reward only);
+4. side by side: `python -m recipes.demo_heldout` scores the SFT checkpoint on the held-out split, and
+   `python -m eval_tasks run` the GRPO model on small generated slices of every benchmark (a pipeline check) and on the
    whole held-out split (`--tasks synthetic_heldout`, the lighteval task of the same scorer) for the final figures;
 5. the model and dataset cards with the real results and curves, then `python -m model_cards push --dry-run`.
 
@@ -237,14 +237,19 @@ class Demo:
         return ["--judge-base-url", cfg.judge_base_url, "--judge-model", cfg.judge_model or ""]
 
     def evaluate(self) -> None:
+        """The SFT checkpoint on the held-out split, and the GRPO model on the benchmark slices and the held-out
+        split: three evaluations side by side, one thread each."""
         from recipes.demo_heldout import HeldoutConfig, heldout_figures
 
         cfg = self.config
         self.stages.together(
+            ("heldout-sft", self.heldout_command("sft", self.path("sft"))),
             ("eval", self.eval_command(cfg.eval_tasks, self.path("eval"), cfg.eval_max_new_tokens, cfg.eval_samples)),
             # The whole held-out split, with the generation budget demo_heldout gives the SFT checkpoint.
             ("eval-heldout", self.eval_command(HELDOUT_TASK, self.path("eval-heldout"), HeldoutConfig.max_new_tokens)),
+            threads=1,
         )
+        self.sft_heldout = self.read_heldout("sft")
         results = json.loads((self.path("eval-heldout") / "results.json").read_text(encoding="utf-8"))
         self.heldout = heldout_figures(results["benchmarks"][HELDOUT_TASK], self.heldout_dir)
 
@@ -329,11 +334,9 @@ class Demo:
             ("tiny-model", self.tiny_model_command()), ("dataset-build", self.build_dataset_command())
         )
         self.stages.stage("sft", self.train_command("sft", "sft.py", self.path("model-init"), cfg.sft_steps))
-        # The SFT checkpoint is scored while GRPO continues from it.
         grpo = self.train_command("grpo", "grpo.py", self.path("sft"), cfg.grpo_steps, self.judge_args("trl"))
-        self.stages.together(("heldout-sft", self.heldout_command("sft", self.path("sft"))), ("grpo", grpo))
-        self.sft_heldout = self.read_heldout("sft")
-        self.evaluate()  # sets self.heldout: the GRPO model on the held-out split
+        self.stages.stage("grpo", grpo)
+        self.evaluate()  # sets self.sft_heldout and self.heldout (the SFT and GRPO models on the held-out split)
         self.summary = self.experiment_summary(time.perf_counter() - started)  # the card shows it
         self.render_cards()
         self.dry_run_push()

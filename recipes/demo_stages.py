@@ -37,10 +37,12 @@ class StageRunner:
         """Run one stage; a failure raises StageError with the stage's name, its log path and the log's tail."""
         self.together((name, command))
 
-    def together(self, *stages: tuple[str, list[str]]) -> None:
+    def together(self, *stages: tuple[str, list[str]], threads: int | None = None) -> None:
         """Run independent stages side by side: on 2 cores most of a short stage is single-threaded imports, which
-        overlap. The first one to fail or run past the time limit stops the others."""
-        running = [self.start(name, command) for name, command in stages]
+        overlap. `threads` caps each one's torch threads (more threads than cores spin against each other). The first
+        one to fail or run past the time limit stops the others."""
+        env = {**self.env, "OMP_NUM_THREADS": str(threads)} if threads else self.env
+        running = [self.start(name, command, env) for name, command in stages]
         try:
             while running:
                 time.sleep(0.1)
@@ -56,12 +58,12 @@ class StageRunner:
                 stage.process.wait()
                 stage.log.close()
 
-    def start(self, name: str, command: list[str]) -> RunningStage:
+    def start(self, name: str, command: list[str], env: dict[str, str]) -> RunningStage:
         log_path = self.logs / f"{name}.log"
         shown = ["python", *command[1:]] if command[0] == sys.executable else command
         print(f"[demo] {name}: {shlex.join(shown)}", flush=True)
         log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed when the stage ends or is stopped
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.cwd)
         return RunningStage(name, process, log_path, log, time.perf_counter())
 
     def finish(self, stage: RunningStage) -> None:

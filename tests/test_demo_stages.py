@@ -71,3 +71,10 @@ def test_a_stage_past_the_time_limit_is_stopped_and_named(tmp_path):
     runner = _runner(tmp_path, timeout=1)
     with pytest.raises(StageError, match=r"grpo ran past 1 s; log: .*grpo\.log"):
         runner.together(("grpo", _python("import time; time.sleep(120)")))
+
+
+def test_threads_caps_the_torch_threads_of_stages_run_together(tmp_path):
+    runner = _runner(tmp_path)
+    show = _python("import torch; print('threads', torch.get_num_threads())")
+    runner.together(("one", show), ("two", show), threads=1)
+    assert all("threads 1" in (tmp_path / "logs" / f"{name}.log").read_text() for name in ("one", "two"))
