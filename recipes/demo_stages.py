@@ -42,8 +42,10 @@ class StageRunner:
         overlap. `threads` caps each one's torch threads (more threads than cores spin against each other). The first
         one to fail or run past the time limit stops the others."""
         env = {**self.env, "OMP_NUM_THREADS": str(threads)} if threads else self.env
-        running = [self.start(name, command, env) for name, command in stages]
-        try:
+        running = []
+        try:  # started inside the try: a stage that cannot start still stops the ones started before it
+            for name, command in stages:
+                running.append(self.start(name, command, env))
             while running:
                 time.sleep(0.1)
                 for stage in list(running):
@@ -63,7 +65,11 @@ class StageRunner:
         shown = ["python", *command[1:]] if command[0] == sys.executable else command
         print(f"[demo] {name}: {shlex.join(shown)}", flush=True)
         log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed when the stage ends or is stopped
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.cwd)
+        try:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.cwd)
+        except OSError:
+            log.close()
+            raise
         return RunningStage(name, process, log_path, log, time.perf_counter())
 
     def finish(self, stage: RunningStage) -> None:

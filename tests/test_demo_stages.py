@@ -78,3 +78,18 @@ def test_threads_caps_the_torch_threads_of_stages_run_together(tmp_path):
     show = _python("import torch; print('threads', torch.get_num_threads())")
     runner.together(("one", show), ("two", show), threads=1)
     assert all("threads 1" in (tmp_path / "logs" / f"{name}.log").read_text() for name in ("one", "two"))
+
+
+def test_a_stage_that_cannot_start_stops_the_ones_started_before_it(tmp_path):
+    import psutil
+
+    runner = _runner(tmp_path)
+    slow = _python("import time; time.sleep(120)")
+    with pytest.raises(FileNotFoundError):
+        runner.together(("slow", slow), ("missing", [str(tmp_path / "no-such-program")]))
+    # The slow stage started first; it must be stopped and reaped, not left running as this process's child.
+    assert [
+        child
+        for child in psutil.Process().children(recursive=True)
+        if any("time.sleep(120)" in part for part in child.cmdline())
+    ] == []
