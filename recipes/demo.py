@@ -179,11 +179,13 @@ class Demo:
             str(self.path("data")),
         ]
 
-    def train_command(self, name: str, script: str, model_dir: Path, steps: int, extra: list[str] = ()) -> list[str]:
-        if script == "sft.py":
-            # Data parallel, a process per core: on a tiny model faster than threads (GRPO's generation is not).
+    def train_command(
+        self, name: str, script: str, model_dir: Path, steps: int, extra: list[str] = (), data_parallel: bool = False
+    ) -> list[str]:
+        """`accelerate launch` of a training script; data_parallel: a process per core (cpu_ddp.yaml)."""
+        if data_parallel:
             launch = ["--config_file", str(CPU_DDP_ACCELERATE_CONFIG), "--main_process_port", str(free_port())]
-            extra = ["--use_cpu", "true", *extra]
+            extra = ["--use_cpu", "true", *extra]  # torchrun does not tell the trainer it is on CPU
         else:
             launch = ["--config_file", str(CPU_ACCELERATE_CONFIG)]
         return [
@@ -333,7 +335,9 @@ class Demo:
         self.stages.together(
             ("tiny-model", self.tiny_model_command()), ("dataset-build", self.build_dataset_command())
         )
-        self.stages.stage("sft", self.train_command("sft", "sft.py", self.path("model-init"), cfg.sft_steps))
+        # On a tiny model a process per core trains faster than threads; GRPO's generation does not, so one process.
+        sft = self.train_command("sft", "sft.py", self.path("model-init"), cfg.sft_steps, data_parallel=True)
+        self.stages.stage("sft", sft)
         grpo = self.train_command("grpo", "grpo.py", self.path("sft"), cfg.grpo_steps, self.judge_args("trl"))
         self.stages.stage("grpo", grpo)
         self.evaluate()  # sets self.sft_heldout and self.heldout (the SFT and GRPO models on the held-out split)
